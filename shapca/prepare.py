@@ -1,0 +1,102 @@
+"""Config -> everything a run reads: examples, contexts, image source, tokenizer, label sets and encoded splits.
+
+Tokenisation runs once per (split, context, encoder, lengths) and is cached on disk as JSON (never pickle), so
+trials that share data settings skip it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from shapca import data
+from shapca.config import Config
+from shapca.data.contexts import load_contexts
+from shapca.data.types import SPLITS, TASK_OF
+from shapca.features import Encoded, encode
+from shapca.model import resolve_encoder
+
+TOKEN_CACHE_VERSION = 1
+
+
+@dataclass
+class Prepared:
+    task: str
+    types: list[str]  # entity types (NER, JMERE)
+    relations: list[str]  # relation labels, "None" first (RE, JMERE)
+    examples: dict[str, list] = field(default_factory=dict)
+    encoded: dict[str, list[Encoded]] = field(default_factory=dict)
+    coverage: dict[str, str] = field(default_factory=dict)
+    tokenizer: object = None
+    image_source: object = None
+
+
+def cache_dir(cfg: Config) -> Path:
+    base = cfg.data.cache or os.environ.get("SHAPCA_CACHE") or Path.home() / ".cache" / "shapca"
+    return Path(base) / "tokens"
+
+
+def _limit(items: list, n: int) -> list:
+    return items[:n] if n else items
+
+
+def label_sets(dataset: str) -> tuple[list[str], list[str]]:
+    task = TASK_OF[dataset]
+    if task == "ner":
+        return list(data.labels(dataset)), []
+    relations = list(data.labels(dataset))
+    if "None" in relations:
+        relations.remove("None")
+    relations = ["None"] + relations
+    types = list(data.entity_types(dataset)) if task == "jmere" else []
+    return types, relations
+
+
+def prepare(cfg: Config, log=print) -> Prepared:
+    from transformers import AutoTokenizer
+
+    d = cfg.data
+    types, relations = label_sets(d.dataset)
+    prep = Prepared(TASK_OF[d.dataset], types, relations)
+    encoder_path = resolve_encoder(cfg.model.encoder)
+    prep.tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+    mirror = d.mirror or None
+    for split in SPLITS:
+        examples = data.load(d.dataset, split, mirror=mirror, cache=d.cache or None)
+        examples = _limit(examples, d.limit_train if split == "train" else d.limit_eval)
+        contexts, cov = load_contexts(d.dataset, split, d.context, examples, fallback=d.context_fallback)
+        prep.examples[split], prep.coverage[split] = examples, str(cov)
+        prep.encoded[split] = _encode_cached(cfg, split, examples, contexts, prep.tokenizer)
+    if d.image != "none":
+        from shapca.data.images import get_image_source
+        prep.image_source = get_image_source(d.image, d.image_dir)
+        for split in SPLITS:
+            found, total = prep.image_source.coverage([e.img_id for e in prep.examples[split]])
+            log(f"images {split}: {found}/{total} found")
+    else:
+        log("images: none (image source 'none': every image part of the model is off)")
+    return prep
+
+
+def _encode_cached(cfg: Config, split: str, examples, contexts, tokenizer) -> list[Encoded]:
+    d = cfg.data
+    key = json.dumps([TOKEN_CACHE_VERSION, d.dataset, split, d.context, d.context_fallback, len(examples),
+                      hashlib.sha256("\x1f".join(contexts).encode()).hexdigest(), cfg.model.encoder,
+                      tokenizer.vocab_size, d.max_len, d.context_max_len,
+                      cfg.model.encode_context])
+    path = cache_dir(cfg) / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".json")
+    if path.exists():
+        try:
+            return [Encoded(**{**r, "marks": tuple(r["marks"])}) for r in json.loads(path.read_text())]
+        except (ValueError, TypeError, KeyError):
+            path.unlink(missing_ok=True)  # a stale or damaged cache entry is rebuilt, never trusted
+    enc = encode(examples, contexts, tokenizer, d.max_len, d.context_max_len, cfg.model.encode_context == "joint")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump([asdict(e) for e in enc], f)
+    os.replace(tmp, path)
+    return enc

@@ -1,0 +1,212 @@
+"""The single-process training loop: seeded, dev-based model selection, test at the best dev epoch, resumable.
+
+Distribution is supplied from outside (`Distributed`: rank, world size, a model wrapper such as DDP, the device),
+and so is reporting (`Callback`): the Ray layer wraps this loop without the method code knowing about Ray.
+Resuming from a checkpoint continues to the same result as an uninterrupted run: the data order of each epoch
+and the Shapley permutations of each step come from seeds, and the RNG states are restored.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from shapca.config import Config
+from shapca.features import collate
+from shapca.model import ShapCA
+from shapca.prepare import Prepared, prepare
+from shapca.tasks import predict, score, task_loss
+
+
+class Callback:
+    """Hooks for the layer above. `checkpoint()` builds the full training state only when asked for."""
+
+    def on_start(self, info: dict) -> None: ...
+
+    def on_epoch_end(self, record: dict, checkpoint: Callable[[], dict]) -> None: ...
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    wrap: Callable = staticmethod(lambda m: m)  # e.g. DDP; must keep `.module` or be the model itself
+    device: str | None = None
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best: dict = field(default_factory=dict)
+    predictions: list[dict] = field(default_factory=list)  # per test example at the best dev epoch
+    active: dict = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(cfg: Config, dist: Distributed) -> torch.device:
+    if dist.device:
+        return torch.device(dist.device)
+    if cfg.train.device == "cuda" or (cfg.train.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _to(batch: dict, device) -> dict:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def _schedule(total: int, warmup: float):
+    warm = max(1, int(total * warmup))
+    return lambda step: (step + 1) / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
+
+
+class Trainer:
+    def __init__(self, cfg: Config, prep: Prepared | None = None, dist: Distributed | None = None, log=print):
+        self.cfg, self.dist, self.log = cfg, dist or Distributed(), log
+        if cfg.train.num_threads:
+            torch.set_num_threads(cfg.train.num_threads)
+        seed_everything(cfg.train.seed)
+        self.prep = prep or prepare(cfg, log=log)
+        self.device = pick_device(cfg, self.dist)
+        src = self.prep.image_source
+        self.model = ShapCA(cfg, self.prep.task, self.prep.types, self.prep.relations,
+                            src.dim if src is not None else None).to(self.device)
+        self.net = self.dist.wrap(self.model)
+        enc = {id(p) for p in self.model.encoder_params()}
+        t = cfg.train
+        groups = [{"params": [p for p in self.model.parameters() if id(p) in enc], "lr": t.lr},
+                  {"params": [p for p in self.model.parameters() if id(p) not in enc], "lr": t.head_lr}]
+        self.opt = torch.optim.AdamW(groups, weight_decay=t.weight_decay)
+        self.per_rank = max(1, t.batch_size // self.dist.world)
+        self.steps_per_epoch = math.ceil(len(self.prep.encoded["train"]) / (self.per_rank * self.dist.world))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _schedule(self.steps_per_epoch * t.epochs, t.warmup))
+        self.epoch, self.history, self.best, self.predictions = 0, [], {}, []
+
+    # ---- state --------------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                "epoch": self.epoch, "history": self.history, "best": self.best, "predictions": self.predictions,
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                        "numpy": np.random.get_state()}, "config_hash": self.cfg.hash()}
+
+    def load_state(self, st: dict) -> None:
+        if st.get("config_hash") not in (None, self.cfg.hash()):
+            raise ValueError(f"checkpoint belongs to config {st['config_hash']}, not {self.cfg.hash()}")
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.sched.load_state_dict(st["sched"])
+        self.epoch, self.history, self.best = st["epoch"], st["history"], st["best"]
+        self.predictions = st["predictions"]
+        torch.set_rng_state(st["rng"]["torch"])
+        random.setstate(st["rng"]["python"])
+        np.random.set_state(st["rng"]["numpy"])
+
+    # ---- loop ---------------------------------------------------------------------------------------------
+    def _order(self, epoch: int) -> list[int]:
+        g = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.prep.encoded["train"]), generator=g).tolist()
+        step = self.per_rank * self.dist.world  # every rank takes its share of each global batch
+        return [i for s in range(0, len(order), step) for i in order[s: s + step][self.dist.rank:: self.dist.world]]
+
+    def _images(self, examples):
+        if self.prep.image_source is None:
+            return None, None
+        feats, present = self.prep.image_source.features([e.img_id for e in examples])
+        return feats.to(self.device), present.to(self.device)
+
+    def _autocast(self):
+        on = self.cfg.train.amp == "bf16" and self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+
+    def train_epoch(self, epoch: int, progress=None) -> dict:
+        self.net.train()
+        enc, exs = self.prep.encoded["train"], self.prep.examples["train"]
+        pad = self.prep.tokenizer.pad_token_id
+        order = self._order(epoch)
+        sums, n_steps, n_seen, busy = {}, 0, 0, 0.0
+        for s in range(0, len(order), self.per_rank):
+            idx = order[s: s + self.per_rank]
+            t0 = time.perf_counter()
+            batch, examples = _to(collate([enc[i] for i in idx], pad), self.device), [exs[i] for i in idx]
+            step = epoch * self.steps_per_epoch + n_steps
+            gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed * 7919 + step)
+            img, present = self._images(examples)
+            with self._autocast():
+                out = self.net(batch, img, present, gen)
+                terms = {"task": task_loss(self.model, out, batch, examples)}
+                loss = terms["task"]
+                for name, (w, value) in out["terms"].items():
+                    terms[name] = value
+                    loss = loss + w * value
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.train.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+            self.opt.step()
+            self.sched.step()
+            busy += time.perf_counter() - t0
+            for k, v in {"loss": loss, **terms}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            n_steps, n_seen = n_steps + 1, n_seen + len(idx)
+            if progress:
+                progress(n_steps, float(loss.detach()))
+        rec = {f"loss_{k}" if k != "loss" else "train_loss": v / max(1, n_steps) for k, v in sums.items()}
+        rec.update(step_time_s=busy / max(1, n_steps), samples_per_s=n_seen * self.dist.world / max(busy, 1e-9))
+        return rec
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> tuple[dict, list[dict]]:
+        self.model.eval()
+        enc, exs = self.prep.encoded[split], self.prep.examples[split]
+        preds, bs, pad = [], self.cfg.train.eval_batch_size, self.prep.tokenizer.pad_token_id
+        for s in range(0, len(enc), bs):
+            batch, examples = _to(collate(enc[s: s + bs], pad), self.device), exs[s: s + bs]
+            img, present = self._images(examples)
+            with self._autocast():
+                out = self.model(batch, img, present)
+                preds += predict(self.model, out, batch, examples)
+        return score(self.prep.task, exs, preds)
+
+    def fit(self, callbacks: tuple[Callback, ...] = (), progress_factory=None) -> FitResult:
+        for cb in callbacks:
+            cb.on_start({"active": self.model.active, "coverage": self.prep.coverage,
+                         "steps_per_epoch": self.steps_per_epoch, "start_epoch": self.epoch})
+        while self.epoch < self.cfg.train.epochs:
+            epoch = self.epoch
+            if self.cfg.train.fail_at_epoch == epoch + 1:
+                raise RuntimeError(f"injected failure at epoch {epoch + 1} (train.fail_at_epoch)")
+            t0 = time.perf_counter()
+            progress = progress_factory(epoch, self.steps_per_epoch) if progress_factory else None
+            rec = {"epoch": epoch + 1, **self.train_epoch(epoch, progress)}
+            for split in ("dev", "test"):
+                prf, rows = self.evaluate(split)
+                rec.update({f"{split}_{k}": v for k, v in prf.items()})
+                if split == "test":
+                    test_rows = rows
+            rec["epoch_time_s"] = time.perf_counter() - t0
+            self.history.append(rec)
+            if not self.best or rec["dev_f1"] > self.best["dev_f1"]:
+                self.best, self.predictions = dict(rec), test_rows
+            self.epoch = epoch + 1
+            for cb in callbacks:
+                cb.on_epoch_end(dict(rec, best_epoch=self.best["epoch"]), self.state)
+        return FitResult(self.history, self.best, self.predictions, dict(self.model.active))
+
+
+def fit(cfg: Config, callbacks: tuple[Callback, ...] = (), resume: dict | None = None,
+        dist: Distributed | None = None, log=print, progress_factory=None) -> FitResult:
+    """Train and evaluate one config; `resume` is a state from `Callback.on_epoch_end`'s checkpoint()."""
+    trainer = Trainer(cfg, dist=dist, log=log)
+    if resume is not None:
+        trainer.load_state(resume)
+    return trainer.fit(callbacks, progress_factory)
