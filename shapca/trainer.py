@@ -53,6 +53,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _numpy_state() -> tuple:
+    """numpy's RNG state as plain values, so a checkpoint loads with torch.load(weights_only=True)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return name, keys.tolist(), int(pos), int(has_gauss), float(cached)
+
+
 def pick_device(cfg: Config, dist: Distributed) -> torch.device:
     if dist.device:
         return torch.device(dist.device)
@@ -96,8 +102,8 @@ class Trainer:
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
                 "epoch": self.epoch, "history": self.history, "best": self.best, "predictions": self.predictions,
-                "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
-                        "numpy": np.random.get_state()}, "config_hash": self.cfg.hash()}
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": _numpy_state()},
+                "config_hash": self.cfg.hash()}
 
     def load_state(self, st: dict) -> None:
         if st.get("config_hash") not in (None, self.cfg.hash()):
@@ -109,7 +115,8 @@ class Trainer:
         self.predictions = st["predictions"]
         torch.set_rng_state(st["rng"]["torch"])
         random.setstate(st["rng"]["python"])
-        np.random.set_state(st["rng"]["numpy"])
+        name, keys, pos, has_gauss, cached = st["rng"]["numpy"]
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
     # ---- loop ---------------------------------------------------------------------------------------------
     def _order(self, epoch: int) -> list[int]:

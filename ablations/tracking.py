@@ -1,0 +1,136 @@
+"""MLflow for a study: one parent run per (study, preset), one child run per trial, written as docs/tracking.md says.
+
+Child runs are found again by their trial hash, so a resumed or rerun study continues a trial's run instead of
+making a second one, and a finished trial is never run twice.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
+
+
+class TrackingError(RuntimeError):
+    pass
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail before any trial starts when the tracking server cannot be reached."""
+    if uri.startswith(("http://", "https://")):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                if r.status != 200:
+                    raise TrackingError(f"MLflow tracking server {uri} answered {r.status} on /health")
+        except (urllib.error.URLError, OSError) as e:
+            raise TrackingError(f"MLflow tracking server {uri} is unreachable: {e}") from None
+    elif uri.startswith("sqlite:///"):
+        folder = Path(uri[len("sqlite:///"):]).parent
+        if not folder.is_dir():
+            raise TrackingError(f"MLflow store {uri}: folder {folder} does not exist")
+    elif uri.startswith("file:") or "://" not in uri:
+        raise TrackingError(f"MLflow tracking URI {uri!r}: MLflow 3 refuses plain file stores; use "
+                            "sqlite:///<abs path>.db or an http(s) server")
+
+
+def code_version() -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    versions = {}
+    for pkg in ("torch", "ray", "transformers", "optuna", "mlflow"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"git_commit": commit or "unknown", "versions": json.dumps(versions, sort_keys=True)}
+
+
+class StudyRuns:
+    """The study's parent run and its children in one MLflow experiment."""
+
+    def __init__(self, uri: str, study: str, preset: str):
+        from mlflow.tracking import MlflowClient
+
+        self.client, self.study, self.preset = MlflowClient(tracking_uri=uri), study, preset
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(EXPERIMENT)
+        self._parent: str | None = None
+
+    def _search(self, where: str, max_results: int = 5000):
+        base = f"tags.study = '{self.study}' and tags.preset = '{self.preset}'"
+        return self.client.search_runs([self.experiment_id], f"{base} and {where}", max_results=max_results)
+
+    def parent(self, tags: dict, study_file: Path | None = None) -> str:
+        if self._parent:
+            return self._parent
+        found = self._search("tags.`shapca.role` = 'study'")
+        if found:
+            self._parent = found[0].info.run_id
+            for k, v in tags.items():
+                self.client.set_tag(self._parent, k, v)
+        else:
+            run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
+                                         tags={"shapca.role": "study", "study": self.study, "preset": self.preset,
+                                               **tags})
+            self._parent = run.info.run_id
+        if study_file is not None:
+            self.client.log_artifact(self._parent, str(study_file))
+        return self._parent
+
+    def done_hashes(self) -> set[str]:
+        runs = self._search("tags.`shapca.role` = 'trial' and attributes.status = 'FINISHED'")
+        return {r.data.tags["trial_hash"] for r in runs if "trial_hash" in r.data.tags}
+
+    def finished_count(self, dataset: str, seed: int) -> int:
+        runs = self._search(f"tags.`shapca.role` = 'trial' and attributes.status = 'FINISHED' and "
+                            f"tags.dataset = '{dataset}' and tags.seed = '{seed}'")
+        return len(runs)
+
+    def child(self, trial_hash: str, tags: dict, params: dict) -> tuple[str, set[int]]:
+        """The trial's run (reused if this trial ran before) and the epochs it has already logged."""
+        found = self._search(f"tags.`shapca.role` = 'trial' and tags.trial_hash = '{trial_hash}'")
+        if found:
+            run_id = found[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            if "error" in found[0].data.tags:
+                self.client.delete_tag(run_id, "error")
+            logged = {m.step for m in self.client.get_metric_history(run_id, "epoch_dev_f1")}
+            return run_id, logged
+        run = self.client.create_run(self.experiment_id, run_name=f"{tags.get('variant', '')} | "
+                                     f"{tags.get('dataset', '')} | seed {tags.get('seed', '')}",
+                                     tags={"mlflow.parentRunId": self._parent, "shapca.role": "trial",
+                                           "study": self.study, "preset": self.preset, "trial_hash": trial_hash,
+                                           **tags})
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run.info.run_id, params=items[i: i + 100])
+        return run.info.run_id, set()
+
+    def log_metrics(self, run_id: str, values: dict, step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step or 0) for k, v in values.items() if isinstance(v, (int, float))]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
+
+    def finish(self, run_id: str, ok: bool, error: str = "") -> None:
+        if not ok:
+            self.client.set_tag(run_id, "error", error[:4000] or "unknown error")
+        self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
