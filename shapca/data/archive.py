@@ -50,11 +50,12 @@ def extract_zip(archive: Path, target: Path) -> Path:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as e:
         raise FetchError(f"{archive}: not a zip archive ({e})") from e
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + ".part-"))
-    try:
-        with zf:
+    with zf:
+        infos = check_members(zf, str(archive))  # refuse before writing anything
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + ".part-"))
+        try:
             root = tmp.resolve()
-            for info in check_members(zf, str(archive)):
+            for info in infos:
                 dest = (tmp / info.filename.replace("\\", "/")).resolve()
                 if root not in dest.parents and dest != root:  # second line of defence after check_members
                     raise FetchError(f"{archive}: refusing archive member {info.filename!r}: escapes target")
@@ -64,12 +65,12 @@ def extract_zip(archive: Path, target: Path) -> Path:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not target.is_dir():  # not a lost race with another process: a real failure
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                if not target.is_dir():  # not a lost race with another process: a real failure
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -74,6 +74,7 @@ def _read_stamps(cache: Path) -> dict:
 def _write_stamp(cache: Path, key: str, value: list) -> None:
     stamps = _read_stamps(cache)
     stamps[key] = value
+    tmp = None
     try:
         cache.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache, prefix="verified.", suffix=".part")
@@ -81,7 +82,10 @@ def _write_stamp(cache: Path, key: str, value: list) -> None:
             json.dump(stamps, f)
         os.replace(tmp, _stamp_file(cache))
     except OSError:
-        pass  # a read-only cache just means hashing again next time
+        pass  # a read-only cache just means hashing again next time; concurrent writers may drop a stamp
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def verify(path: Path, entry: manifest.Entry, cache: Path) -> None:
