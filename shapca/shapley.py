@@ -17,7 +17,8 @@ the same constant (m_t - m')/k to every player of target t, which no softmax ove
 
 Estimators:
   "exact"        enumerate the 2^k coalitions (refused for k > 16);
-  "permutation"  Monte Carlo over `samples` random orderings per target, vectorised over targets and orderings:
+  "permutation"  Monte Carlo over `samples` random orderings per target (i.i.d. uniform for each target; see
+                 random_permutations for how targets share sorting work), vectorised over targets and orderings:
                  scores are gathered in ordering order, prefix values come from a cumulative max / cumulative
                  logsumexp / cumulative sum, marginals are their first difference, and are scattered back to the
                  players; `antithetic` pairs each ordering with its reverse;
@@ -29,6 +30,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 VALUES = ("max", "logsumexp", "additive")
 ESTIMATORS = ("exact", "permutation", "closed_form")
@@ -83,15 +85,32 @@ def shapley_from_permutations(scores: torch.Tensor, permutations: torch.Tensor, 
     ordered = scores.unsqueeze(1).expand(targets, samples, players).gather(-1, permutations)
     prefix = prefix_values(ordered, _reference(scores).unsqueeze(1), value, beta)
     # marginal of the n-th player = v(first n) - v(first n-1), with v(empty) = 0
-    marginals = torch.cat([prefix[..., :1], prefix[..., 1:] - prefix[..., :-1]], dim=-1)
-    per_ordering = torch.zeros_like(marginals).scatter(-1, permutations, marginals)
-    return per_ordering.mean(dim=1)
+    marginals = prefix - F.pad(prefix[..., :-1], (1, 0))
+    # credit each marginal to its player, summed over orderings in one scatter
+    total = scores.new_zeros(targets, players).scatter_add(-1, permutations.flatten(1), marginals.flatten(1))
+    return total / samples
+
+
+def _uniform_orderings(rows: int, players: int, generator, device) -> torch.Tensor:
+    """[rows, players] independent uniform permutations (argsort of uniform noise) on `device`.
+
+    The noise is drawn where the generator lives (a CPU generator may seed a CUDA run) and then moved.
+    """
+    where = generator.device if generator is not None else device
+    noise = torch.rand(rows, players, generator=generator, device=where)
+    return noise.to(device).argsort(dim=-1)
 
 
 def random_permutations(targets: int, samples: int, players: int, antithetic: bool = False,
-                        generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-    """[targets, samples, players] independent uniform orderings (argsort of uniform noise).
+                        generator: torch.Generator | None = None, device=None,
+                        independent: bool = False) -> torch.Tensor:
+    """[targets, samples, players] orderings; for every target its `samples` orderings are i.i.d. uniform.
 
+    By default the ordering of target t in sample m is rho_t composed with sigma_m (rho_t, sigma_m i.i.d. uniform):
+    for a fixed t these are i.i.d. uniform over m, so each target's estimate is exactly that of independent
+    sampling, while only targets + samples rows are sorted instead of targets * samples (sorting is the estimator's
+    main cost). Across targets the orderings are then coupled through sigma_m, up to the random relabelling rho_t.
+    `independent` sorts targets * samples rows and removes that coupling.
     With `antithetic`, samples/2 orderings are drawn and each is followed by its reverse (samples must be even).
     """
     if samples < 1:
@@ -100,8 +119,14 @@ def random_permutations(targets: int, samples: int, players: int, antithetic: bo
         raise ValueError(f"antithetic sampling pairs each permutation with its reverse, so samples must be even; "
                          f"got {samples}")
     drawn = samples // 2 if antithetic else samples
-    noise = torch.rand(targets, drawn, players, generator=generator, device=device)
-    perms = noise.argsort(dim=-1)
+    if independent:
+        perms = _uniform_orderings(targets * drawn, players, generator, device).view(targets, drawn, players)
+    else:
+        sigma = _uniform_orderings(drawn, players, generator, device)
+        rho = _uniform_orderings(targets, players, generator, device)
+        # ordering[t, m, n] = rho_t[sigma_m[n]]
+        perms = rho.unsqueeze(1).expand(targets, drawn, players).gather(
+            -1, sigma.unsqueeze(0).expand(targets, drawn, players))
     if antithetic:
         perms = torch.stack([perms, perms.flip(-1)], dim=2).reshape(targets, samples, players)
     return perms
@@ -162,12 +187,12 @@ def airport_shapley(scores: torch.Tensor) -> torch.Tensor:
 
 
 def shapley_values(scores: torch.Tensor, value: str = "max", estimator: str = "permutation", samples: int = 16,
-                   antithetic: bool = False, generator: torch.Generator | None = None,
-                   beta: float = 0.1) -> torch.Tensor:
+                   antithetic: bool = False, generator: torch.Generator | None = None, beta: float = 0.1,
+                   independent: bool = False) -> torch.Tensor:
     """Shapley value of each player (column) towards each target (row) of `scores` [T, k] -> [T, k].
 
-    `samples` (M) and `antithetic` apply to the permutation estimator, `beta` to the logsumexp value function;
-    permutations are drawn from `generator` (the default torch RNG when None).
+    `samples` (M), `antithetic` and `independent` apply to the permutation estimator (see random_permutations),
+    `beta` to the logsumexp value function; permutations are drawn from `generator` (torch's default RNG if None).
     """
     _check_scores(scores)
     _check_value(value, beta)
@@ -182,6 +207,6 @@ def shapley_values(scores: torch.Tensor, value: str = "max", estimator: str = "p
                          f"not {value!r}; use 'exact' or 'permutation'")
     if estimator == "permutation":
         targets, players = scores.shape
-        perms = random_permutations(targets, samples, players, antithetic, generator, scores.device)
+        perms = random_permutations(targets, samples, players, antithetic, generator, scores.device, independent)
         return shapley_from_permutations(scores, perms, value, beta)
     raise ValueError(f"unknown Shapley estimator {estimator!r}; expected one of {ESTIMATORS}")

@@ -119,12 +119,21 @@ def test_vectorised_permutations_equal_a_loop_over_the_same_orderings(value):
 
 
 def _estimates(value: str, samples: int, repeats: int, antithetic: bool = False, seed: int = 0):
-    """`repeats` independent estimates of one game (one row per repeat) and its exact values."""
+    """`repeats` independent estimates of one game (one row per repeat) and its exact values.
+
+    Rows are made independent (independent=True) so that they can stand for repeated seeds in the statistics.
+    """
     row = torch.tensor([[0.9, 0.1, -0.4, 0.5, 0.45, -0.2]], dtype=torch.float64)
     exact = shapley_values(row, value, "exact")
     est = shapley_values(row.expand(repeats, -1), value, "permutation", samples=samples, antithetic=antithetic,
-                         generator=torch.Generator().manual_seed(seed))
+                         generator=torch.Generator().manual_seed(seed), independent=True)
     return est, exact
+
+
+def _assert_unbiased(est: torch.Tensor, exact: torch.Tensor) -> None:
+    standard_error = est.std(dim=0) / math.sqrt(est.shape[0])
+    z = ((est.mean(dim=0) - exact) / standard_error.clamp(min=1e-12)).abs()
+    assert bool((z < 4.5).all()), z
 
 
 @pytest.mark.parametrize("value", ("max", "logsumexp"))
@@ -142,9 +151,30 @@ def test_permutation_error_falls_as_one_over_sqrt_m(value):
 @pytest.mark.parametrize("value", ("max", "logsumexp"))
 def test_permutation_estimate_is_unbiased_over_seeds(value, antithetic):
     est, exact = _estimates(value, 2, repeats=6000, antithetic=antithetic, seed=11)
-    standard_error = est.std(dim=0) / math.sqrt(est.shape[0])
-    z = ((est.mean(dim=0) - exact[0]) / standard_error.clamp(min=1e-12)).abs()
-    assert bool((z < 4.5).all()), z
+    _assert_unbiased(est, exact[0])
+
+
+def test_default_coupled_orderings_are_unbiased_over_seeds():
+    scores = torch.randn(4, 5, generator=torch.Generator().manual_seed(17), dtype=torch.float64)
+    exact = shapley_values(scores, "max", "exact")
+    est = torch.stack([shapley_values(scores, "max", samples=2, generator=torch.Generator().manual_seed(seed))
+                       for seed in range(600)])  # [seeds, T, k]
+    _assert_unbiased(est.flatten(1), exact.flatten())
+
+
+@pytest.mark.parametrize("independent", (False, True))
+def test_each_target_gets_uniform_independent_orderings(independent):
+    # 3 players: 6 orderings. Over 6000 draws of (target 2, sample m) every ordering and every pair of orderings
+    # of two samples of the same target must be about equally frequent.
+    perms = random_permutations(3, 2 * 6000, 3, generator=torch.Generator().manual_seed(18), independent=independent)
+    codes = (perms[2] * torch.tensor([9, 3, 1])).sum(-1)  # [samples]
+    single = torch.bincount(codes, minlength=27)[codes.unique()].double()
+    assert len(single) == 6
+    assert ((single - 2000).abs() < 4.5 * math.sqrt(2000)).all(), single
+    pairs = torch.bincount(codes[0::2] * 27 + codes[1::2], minlength=27 * 27)
+    pairs = pairs[pairs > 0].double()
+    assert len(pairs) == 36
+    assert ((pairs - 6000 / 36).abs() < 4.5 * math.sqrt(6000 / 36)).all(), pairs
 
 
 def test_antithetic_pairs_each_ordering_with_its_reverse():
@@ -165,9 +195,11 @@ def test_antithetic_changes_the_estimate_and_reduces_error_on_the_max_game():
 
 def test_permutations_are_seeded_by_the_generator():
     scores = torch.randn(4, 9)
-    draw = lambda seed: shapley_values(scores, "max", samples=3, generator=torch.Generator().manual_seed(seed))
+    draw = lambda seed, independent=False: shapley_values(scores, "max", samples=3, independent=independent,
+                                                          generator=torch.Generator().manual_seed(seed))
     torch.testing.assert_close(draw(1), draw(1))
     assert not torch.allclose(draw(1), draw(2))
+    assert not torch.allclose(draw(1), draw(1, independent=True))
 
 
 @pytest.mark.parametrize("value,estimator", [(v, e) for v in VALUES for e in ("exact", "permutation", "closed_form")
