@@ -125,6 +125,23 @@ class Config:
             flat[k.strip()] = yaml.safe_load(v) if v.strip() else ""
         return self.update(flat, where="override")
 
+    def with_absolute_paths(self, base: Path | None = None) -> "Config":
+        """Resolve relative file paths against `base` (default: the working folder), so that trials running in
+        other folders or on other nodes read the same files."""
+        base = base or Path.cwd()
+        d = self.data
+
+        def absolute(p: str) -> str:
+            return str((base / p).resolve()) if p and not Path(p).is_absolute() and "://" not in p else p
+
+        for prefix in ("file:", "features:"):
+            if d.context.startswith(prefix):
+                d.context = prefix + absolute(d.context[len(prefix):])
+            if d.image.startswith(prefix):
+                d.image = prefix + absolute(d.image[len(prefix):])
+        d.image_dir, d.mirror, d.cache = absolute(d.image_dir), absolute(d.mirror), absolute(d.cache)
+        return self
+
     def copy(self) -> "Config":
         return Config.from_dict(self.to_dict())
 

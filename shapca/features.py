@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from shapca.data.bio import bio_from_spans
 from shapca.data.types import JMEREExample, NERExample, REExample
 
 HEAD_MARK, TAIL_MARK = "@", "#"
@@ -104,13 +105,10 @@ def collate(items: list[Encoded], pad_id: int) -> dict:
 
 
 def ner_tag_ids(ex: NERExample | JMEREExample, tag2id: dict[str, int], n_words: int) -> list[int]:
-    """BIO tag ids of the first n_words words (JMERE tags come from its typed entity spans)."""
-    if isinstance(ex, NERExample):
-        tags = ex.tags
-    else:
-        tags = ["O"] * len(ex.tokens)
-        for span in ex.entities:
-            tags[span.start] = f"B-{span.type}"
-            for i in range(span.start + 1, span.end):
-                tags[i] = f"I-{span.type}"
+    """Training targets: the example's entity spans written back as valid BIO.
+
+    Upstream Twitter-2015 has I- tags with no B- before them; read as spans (as seqeval and UMT do) they open an
+    entity. Written back as B-, the target path is one the BIO-constrained CRF can take.
+    """
+    tags = bio_from_spans(ex.entities, len(ex.tokens))
     return [tag2id[t] for t in tags[:n_words]]

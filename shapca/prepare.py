@@ -43,15 +43,15 @@ def _limit(items: list, n: int) -> list:
     return items[:n] if n else items
 
 
-def label_sets(dataset: str) -> tuple[list[str], list[str]]:
+def label_sets(dataset: str, mirror=None, cache=None) -> tuple[list[str], list[str]]:
     task = TASK_OF[dataset]
     if task == "ner":
-        return list(data.labels(dataset)), []
-    relations = list(data.labels(dataset))
+        return list(data.labels(dataset, mirror=mirror, cache=cache)), []
+    relations = list(data.labels(dataset, mirror=mirror, cache=cache))
     if "None" in relations:
         relations.remove("None")
     relations = ["None"] + relations
-    types = list(data.entity_types(dataset)) if task == "jmere" else []
+    types = list(data.entity_types(dataset, mirror=mirror, cache=cache)) if task == "jmere" else []
     return types, relations
 
 
@@ -59,15 +59,16 @@ def prepare(cfg: Config, log=print) -> Prepared:
     from transformers import AutoTokenizer
 
     d = cfg.data
-    types, relations = label_sets(d.dataset)
+    mirror, cache = d.mirror or None, d.cache or None
+    types, relations = label_sets(d.dataset, mirror, cache)
     prep = Prepared(TASK_OF[d.dataset], types, relations)
     encoder_path = resolve_encoder(cfg.model.encoder)
     prep.tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-    mirror = d.mirror or None
     for split in SPLITS:
-        examples = data.load(d.dataset, split, mirror=mirror, cache=d.cache or None)
+        examples = data.load(d.dataset, split, mirror=mirror, cache=cache)
         examples = _limit(examples, d.limit_train if split == "train" else d.limit_eval)
-        contexts, cov = load_contexts(d.dataset, split, d.context, examples, fallback=d.context_fallback)
+        contexts, cov = load_contexts(d.dataset, split, d.context, examples, fallback=d.context_fallback,
+                                      mirror=mirror, cache=cache)
         prep.examples[split], prep.coverage[split] = examples, str(cov)
         prep.encoded[split] = _encode_cached(cfg, split, examples, contexts, prep.tokenizer)
     if d.image != "none":

@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 from shapca import metrics
-from shapca.data.bio import spans_from_bio
 from shapca.heads import gold_pairs, predicted_pairs
 from shapca.features import ner_tag_ids
 
@@ -63,25 +62,20 @@ def predict(model, out: dict, batch: dict, examples: list) -> list:
 
 def score(task: str, examples: list, preds: list) -> tuple[dict, list[dict]]:
     """Micro P/R/F1 (computed, as DESIGN.md says) and per-example counts for paired significance tests."""
-    rows = []
     if task == "ner":
-        prf = metrics.ner_prf([e.tags for e in examples], preds)
-        for e, p in zip(examples, preds):
-            g = {(s.start, s.end, s.type) for s in spans_from_bio(e.tags)}
-            q = {(s.start, s.end, s.type) for s in spans_from_bio(p)}
-            rows.append({"id": e.id, "tp": len(g & q), "fp": len(q - g), "fn": len(g - q),
-                         "gold": sorted(g), "pred": sorted(q)})
+        gold = [e.tags for e in examples]
     elif task == "re":
-        prf = metrics.re_prf([e.relation for e in examples], preds)
-        for e, p in zip(examples, preds):
-            tp = int(p == e.relation and p != "None")
-            rows.append({"id": e.id, "tp": tp, "fp": int(p != "None") - tp, "fn": int(e.relation != "None") - tp,
-                         "gold": e.relation, "pred": p})
+        gold = [e.relation for e in examples]
     else:
         gold = [quintuples(e.triples) for e in examples]
-        pred = [set(map(tuple, p)) for p in preds]
-        prf = metrics.jmere_prf(gold, pred)
-        for e, g, q in zip(examples, gold, pred):
-            rows.append({"id": e.id, "tp": len(g & q), "fp": len(q - g), "fn": len(g - q),
-                         "gold": sorted(g), "pred": sorted(q)})
+        preds = [set(map(tuple, p)) for p in preds]
+    counts = metrics.per_example_counts(task, gold, preds)
+    prf = metrics.prf_from_counts(*(sum(c[i] for c in counts) for i in range(3)))
+    rows = [{"id": e.id, "tp": tp, "fp": fp, "fn": fn, "gold": _jsonable(g), "pred": _jsonable(p)}
+            for e, (tp, fp, fn), g, p in zip(examples, counts, gold, preds)]
     return {k: float(prf[k]) for k in ("precision", "recall", "f1")}, rows
+
+
+def _jsonable(value):
+    """Tags and labels as they are; quintuple sets as sorted lists."""
+    return sorted(value) if isinstance(value, set) else value

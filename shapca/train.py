@@ -39,7 +39,7 @@ def build_config(args) -> Config:
             "train.epochs": args.epochs, "data.limit_train": args.limit_train, "data.limit_eval": args.limit_eval,
             "train.seed": args.seed, "model.encoder": args.encoder}
     cfg.update({k: v for k, v in flat.items() if v is not None}, where="command line")
-    return cfg.override(args.set)
+    return cfg.override(args.set).with_absolute_paths()
 
 
 def main(argv=None) -> int:

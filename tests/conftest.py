@@ -1,5 +1,6 @@
 """Test-session settings: the data mirror beside the checkout, offline hubs, one shared local Ray instance."""
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _mirror = ROOT.parent / "shared" / "data"
 if _mirror.is_dir():
     os.environ.setdefault("SHAPCA_DATA_MIRROR", str(_mirror))
+# Downloads, verification stamps and token caches of the tests stay out of the user's cache.
+os.environ.setdefault("SHAPCA_CACHE", tempfile.mkdtemp(prefix="shapca-test-cache-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
