@@ -1,0 +1,134 @@
+"""Build a study's paper tables and plots from MLflow.
+
+    python reports/build.py --study shapley_samples [--tracking-uri URI] [--preset P] [--out DIR] [--no-log]
+
+Outputs go to DIR (default runs/reports/<study>/<preset>/ under the working directory): for each table
+<name>.md, <name>.tex and <name>.csv, the tidy frame tidy.csv, the figures fig_*.png / fig_*.pdf, and report.md with
+every table and figure. Everything is written into a temporary folder beside DIR and moved into place only when all
+of it is done, so a failed build leaves the previous report untouched. The files are then logged under reports/ as
+artifacts of the study's parent MLflow run. The runner calls build_study at the end of each study.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script from the repo root: make `reports` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mlflow  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from reports.mlflow_source import load_study  # noqa: E402
+from reports.plots import plots_for  # noqa: E402
+from reports.records import ReportError, StudyData  # noqa: E402
+from reports.render import to_csv, to_latex, to_markdown  # noqa: E402
+from reports.tables import study_notes, tables_for  # noqa: E402
+from reports.tidy import aggregate, tidy_frame  # noqa: E402
+
+
+def default_out_dir(study: str, preset: str) -> Path:
+    return Path("runs") / "reports" / study / preset
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _report_markdown(data: StudyData, tables: list, figures: list[Path]) -> str:
+    info = data.info
+    lines = [f"# Study {info.name} (preset {info.preset})", "",
+             f"Report kind {info.kind}; {len(data.trials)} finished trial run(s) counted, {len(data.failed)} failed; "
+             f"datasets {', '.join(info.datasets)}; seeds {', '.join(map(str, info.seeds))}; "
+             f"parent run {info.parent_run_id}.", "",
+             f"Built with `python reports/build.py --study {info.name} --preset {info.preset}`.", ""]
+    for table in tables:
+        lines.append(to_markdown(table, heading_level=2))
+    if not tables:
+        lines += ["No tables for this report kind.", *(f"- {note}" for note in study_notes(data)), ""]
+    pngs = [f for f in figures if f.suffix == ".png"]
+    if pngs:
+        lines += ["## Figures", ""]
+        lines += [f"- ![{f.stem}]({f.name}) ([PDF]({f.stem}.pdf))" for f in pngs]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_report(data: StudyData, folder: Path) -> list[Path]:
+    """Write every table, the tidy frame, the figures and report.md into folder (which must exist)."""
+    tidy = tidy_frame(data)
+    aggregated = aggregate(tidy)
+    tables = tables_for(data, aggregated)
+    written = [_write(folder / "tidy.csv", tidy.to_csv(index=False, lineterminator="\n", float_format="%.6g"))]
+    for table in tables:
+        written += [_write(folder / f"{table.name}.md", to_markdown(table)),
+                    _write(folder / f"{table.name}.tex", to_latex(table)),
+                    _write(folder / f"{table.name}.csv", to_csv(table))]
+    figures = plots_for(data, aggregated, folder)
+    written += figures
+    written.append(_write(folder / "report.md", _report_markdown(data, tables, figures)))
+    return written
+
+
+def _move_into_place(staged: Path, folder: Path) -> None:
+    """Swap the finished staging folder in for the previous report (if any), then delete the previous one."""
+    old = None
+    if folder.exists():
+        if not folder.is_dir():
+            raise ReportError(f"output path {folder} exists and is not a folder")
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+        os.replace(folder, old / folder.name)
+    os.replace(staged, folder)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def build_study(study: str, tracking_uri: str, out_dir: Path | None = None, preset: str | None = None,
+                log_to_parent: bool = True) -> list[Path]:
+    """Build the study's tables and plots; return the written files (under out_dir). Raises ReportError on bad
+    input (no runs, mixed presets, a finished run without test metrics, ...), having written nothing."""
+    client = MlflowClient(tracking_uri)
+    data = load_study(client, study, preset)
+    folder = Path(out_dir) if out_dir is not None else default_out_dir(study, data.info.preset)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        names = [path.name for path in write_report(data, staged)]
+        _move_into_place(staged, folder)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if log_to_parent:
+        client.log_artifacts(data.info.parent_run_id, str(folder), artifact_path="reports")
+    return [folder / name for name in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--study", required=True, help="study name (the runs' 'study' tag)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else MLflow's default)")
+    parser.add_argument("--preset", default=None, help="preset to report; needed when runs of several exist")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: runs/reports/<study>/<preset>)")
+    parser.add_argument("--no-log", action="store_true", help="do not log the outputs to the parent MLflow run")
+    args = parser.parse_args(argv)
+    try:
+        paths = build_study(args.study, args.tracking_uri or mlflow.get_tracking_uri(), args.out, args.preset,
+                            log_to_parent=not args.no_log)
+    except ReportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(paths)} files to {paths[0].parent}")
+    for path in paths:
+        print(f"  {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Display names for datasets and swept parameters; unknown keys are shown as they are."""
+from __future__ import annotations
+
+import re
+
+DATASETS = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017", "mnre": "MNRE", "jmere": "JMERE"}
+
+# Swept config keys (dotted keys of shapca.config.Config) with a reader-facing name.
+PARAMS = {
+    "shapley.samples": "Shapley samples M",
+    "align.tau": "temperature τ",
+    "fusion.gate": "fusion gate",
+    "data.context": "context generator",
+}
+
+# Keys whose value drives the training cost: their tables get a step-time column and their plots a cost axis.
+COST_PARAMS = frozenset({"shapley.samples"})
+
+
+def dataset_name(dataset: str) -> str:
+    return DATASETS.get(dataset, dataset)
+
+
+def param_name(key: str) -> str:
+    return PARAMS.get(key, key)
+
+
+def file_stem(name: str) -> str:
+    """A file-name-safe form of a key: dots (which look like suffixes) and odd characters become '_'."""
+    return re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_") or "_"
+
+
+def sort_key(value: str | None) -> tuple:
+    """Numbers in numeric order before any text in text order; missing values last."""
+    if value is None:
+        return (2, 0.0, "")
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def is_numeric(values: list[str | None]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(sort_key(v)[0] == 0 for v in present)

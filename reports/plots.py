@@ -1,0 +1,134 @@
+"""Figures (PNG and PDF): F1 against a swept parameter (with step cost where it drives cost), categorical sweeps
+per dataset, and learning curves per trial group. Uses matplotlib's object API with the Agg canvas: no display,
+no global pyplot state."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from reports.mlflow_source import HISTORY_KEYS
+from reports.names import COST_PARAMS, dataset_name, file_stem, is_numeric, param_name, sort_key
+from reports.records import StudyData
+from reports.tables import variant_order
+from reports.tidy import cell_stats
+
+_HISTORY_LABELS = {"epoch_train_loss": "training loss", "epoch_dev_f1": "dev F1 ×100"}
+_LEGEND_LIMIT = 12  # beyond this many lines a legend hides the plot; the lines stay, the legend goes
+
+
+def _save(figure: Figure, stem: Path) -> list[Path]:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.pdf"]
+    figure.savefig(paths[0], dpi=150)
+    figure.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: same input, same file
+    return paths
+
+
+def _swept_variants(data: StudyData, key: str) -> tuple[list[str], list[str]] | None:
+    """Variants sorted by the key's value, and the values; None unless each variant has its own value."""
+    variants = sorted({t.variant for t in data.trials}, key=lambda v: (sort_key(data.param_value(v, key)), v))
+    values = [data.param_value(v, key) for v in variants]
+    if None in values or len(set(values)) != len(values):
+        return None
+    return variants, values
+
+
+def _series(data: StudyData, agg: pd.DataFrame, variants: list[str], dataset: str, measure: str, scale: float):
+    means, stds = [], []
+    for variant in variants:
+        stats = cell_stats(agg, variant, dataset)
+        means.append(np.nan if stats is None else scale * stats[f"{measure}_mean"])
+        stds.append(np.nan if stats is None else scale * stats[f"{measure}_std"])  # NaN (one seed): no bar
+    return np.array(means), np.array(stds)
+
+
+def sweep_plot(data: StudyData, agg: pd.DataFrame, key: str, stem: Path) -> list[Path]:
+    """F1 (mean ± std over seeds) against the key's values, one line or bar group per dataset."""
+    swept = _swept_variants(data, key)
+    if swept is None:
+        return []
+    variants, values = swept
+    figure = Figure(figsize=(5.5, 3.6))
+    axes = figure.add_subplot()
+    if is_numeric(values):
+        x = np.array([float(v) for v in values])
+        for dataset in data.info.datasets:
+            mean, std = _series(data, agg, variants, dataset, "f1", 100)
+            axes.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=f"{dataset_name(dataset)} F1")
+        if x.min() > 0 and x.max() / x.min() >= 10:
+            axes.set_xscale("log", base=2 if np.allclose(np.log2(x), np.round(np.log2(x))) else 10)
+        axes.set_xticks(x, [str(v) for v in values])
+        if key in COST_PARAMS:
+            cost_axes = axes.twinx()
+            for dataset in data.info.datasets:
+                mean, _ = _series(data, agg, variants, dataset, "step_time_s", 1000)
+                cost_axes.plot(x, mean, linestyle="--", marker="s", color="grey", alpha=0.8,
+                               label=f"{dataset_name(dataset)} step time")
+            cost_axes.set_ylabel("time per step (ms), dashed")
+            cost_axes.set_ylim(bottom=0)
+    else:
+        width = 0.8 / len(variants)
+        positions = np.arange(len(data.info.datasets))
+        for index, (variant, value) in enumerate(zip(variants, values)):
+            means, stds = zip(*(_series(data, agg, [variant], d, "f1", 100) for d in data.info.datasets))
+            axes.bar(positions + (index - (len(variants) - 1) / 2) * width, np.concatenate(means), width,
+                     yerr=np.concatenate(stds), capsize=3, label=value)
+        axes.set_xticks(positions, [dataset_name(d) for d in data.info.datasets])
+    axes.set_xlabel(param_name(key) if is_numeric(values) else "dataset")
+    axes.set_ylabel("test F1 ×100 (mean ± std over seeds)")
+    axes.set_title(f"{data.info.name}: {param_name(key)} (preset {data.info.preset})", fontsize=9)
+    axes.legend(fontsize=7, title=None if is_numeric(values) else param_name(key), title_fontsize=7)
+    return _save(figure, stem)
+
+
+def _curve(data: StudyData, variant: str, dataset: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Epochs, mean and std over the seeds that reached each epoch (ASHA may stop some early)."""
+    frame = pd.DataFrame([(step, value) for t in data.trials if t.variant == variant and t.dataset == dataset
+                          for step, value in data.histories.get(t.run_id, {}).get(key, [])],
+                         columns=["epoch", "value"])
+    grouped = frame.groupby("epoch")["value"]
+    return grouped.mean().index.to_numpy(), grouped.mean().to_numpy(), np.nan_to_num(grouped.std(ddof=1).to_numpy())
+
+
+def learning_curves(data: StudyData, dataset: str, stem: Path) -> list[Path]:
+    """Training loss and dev F1 per epoch, one line per variant (mean over seeds, band ± std)."""
+    present = {t.variant for t in data.trials if t.dataset == dataset}
+    variants = [v for v in variant_order(data) if v in present]
+    if not any(data.histories.get(t.run_id, {}).get(k) for t in data.trials if t.dataset == dataset
+               for k in HISTORY_KEYS):
+        return []
+    figure = Figure(figsize=(9, 3.4))
+    for index, key in enumerate(HISTORY_KEYS):
+        axes = figure.add_subplot(1, len(HISTORY_KEYS), index + 1)
+        scale = 100 if key.endswith("_f1") else 1
+        for variant in variants:
+            epochs, mean, std = _curve(data, variant, dataset, key)
+            if len(epochs):
+                line, = axes.plot(epochs, scale * mean, marker=".", label=variant)
+                axes.fill_between(epochs, scale * (mean - std), scale * (mean + std), alpha=0.15,
+                                  color=line.get_color())
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(_HISTORY_LABELS.get(key, key))
+        if index == len(HISTORY_KEYS) - 1 and len(variants) <= _LEGEND_LIMIT:
+            axes.legend(fontsize=7)
+    figure.suptitle(f"{data.info.name} on {dataset_name(dataset)}: learning curves (preset {data.info.preset})",
+                    fontsize=9)
+    return _save(figure, stem)
+
+
+def plots_for(data: StudyData, agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """Every figure the study calls for, written into folder."""
+    paths = []
+    if data.info.kind == "sweep":
+        for key in data.info.params:
+            paths += sweep_plot(data, agg, key, folder / f"fig_sweep_{file_stem(key)}")
+    for dataset in data.info.datasets:
+        paths += learning_curves(data, dataset, folder / f"fig_curves_{file_stem(dataset)}")
+    return paths

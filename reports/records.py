@@ -1,0 +1,101 @@
+"""Typed records of one study as the runner wrote it to MLflow (see docs/tracking.md), free of MLflow types.
+
+Everything downstream (selection, tables, plots) works on these records, so it can be tested without a tracking store.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class ReportError(Exception):
+    """Bad input for a report: the message names the run, tag or file at fault. Nothing has been written."""
+
+
+SCORES = ("precision", "recall", "f1")
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One child run of a study: one (variant, dataset, seed) training."""
+
+    run_id: str
+    status: str  # MLflow run status: FINISHED, FAILED, RUNNING, KILLED, SCHEDULED
+    start_time: int  # ms since epoch; decides which of two runs is the newer
+    variant: str
+    dataset: str
+    seed: int | None  # None only on a failed run that lacks the tag
+    preset: str
+    config_hash: str
+    trial_hash: str
+    components: dict[str, int] | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    images: str | None = None
+    error: str | None = None
+    artifact_uri: str = ""  # where the run's predictions/test.jsonl lives
+
+    @property
+    def cell(self) -> tuple[str, str]:
+        return (self.variant, self.dataset)
+
+    def describe(self) -> str:
+        """Human-readable identity for notes and error messages."""
+        seed = "?" if self.seed is None else self.seed
+        return f"run {self.run_id} ({self.variant} / {self.dataset} / seed {seed})"
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What the study's parent run says about the study (tags of docs/tracking.md)."""
+
+    name: str
+    preset: str
+    parent_run_id: str
+    kind: str  # main | ablation | sweep | factorial
+    params: tuple[str, ...]  # swept keys the tables are about
+    seeds: tuple[int, ...]  # seeds the study asks for: the n of "n=2/3"
+    datasets: tuple[str, ...]  # column order of the tables
+    variant_order: tuple[str, ...] = ()  # named variants in study-file order, when study.yaml says
+
+
+REPORT_KINDS = ("main", "ablation", "sweep", "factorial")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Per-example counts on the test set of one run: ids in file order and an (n, 3) array of tp, fp, fn."""
+
+    ids: tuple[str, ...]
+    counts: np.ndarray
+
+    def aligned_to(self, ids: tuple[str, ...]) -> np.ndarray:
+        """Counts reordered to the given ids; the two runs must have predicted the same test examples."""
+        if ids == self.ids:
+            return self.counts
+        index = {example_id: row for row, example_id in enumerate(self.ids)}
+        if set(index) != set(ids):
+            raise ValueError("the runs' prediction files cover different test examples")
+        return self.counts[[index[example_id] for example_id in ids]]
+
+
+@dataclass
+class StudyData:
+    """A study ready to report: the trials that count, plus what the notes must say about the rest."""
+
+    info: StudyInfo
+    trials: list[Trial]  # FINISHED, one per (variant, dataset, seed), one config hash per cell
+    failed: list[Trial]  # FAILED for good: no FINISHED run of the same trial_hash
+    notes: list[str]  # selection notes (ignored hashes, duplicates, skipped running trials)
+    predictions: dict[str, Predictions | None] = field(default_factory=dict)  # run id -> test predictions
+    histories: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)  # run id -> key -> steps
+
+    def param_value(self, variant: str, key: str) -> str | None:
+        """The swept parameter's value for a variant, as logged in the runs' flattened params."""
+        values = {t.params.get(key) for t in self.trials if t.variant == variant}
+        values.discard(None)
+        if len(values) > 1:
+            raise ReportError(f"variant {variant!r} has several values of param {key!r}: {sorted(values)}")
+        return values.pop() if values else None

@@ -1,0 +1,196 @@
+"""Fixture studies in a temporary sqlite MLflow store, written the way docs/tracking.md says the runner writes them.
+
+One store per test session (creating the schema costs seconds). Scores are computed from generated per-example
+tp/fp/fn counts, so the logged metrics and predictions/test.jsonl agree as they do in real runs. Everything is seeded
+and start times are fixed, so the reports built from this store are byte-identical between runs (golden files).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXPERIMENT = "shapca-report-fixtures"
+COMPONENTS = ("context", "fusion", "shapley")
+T0 = 1_700_000_000_000  # ms; runs start one second apart in creation order: "newest" is well defined
+
+
+@dataclass
+class FixtureStore:
+    uri: str
+    root: Path
+    parents: dict[str, str] = field(default_factory=dict)  # "study/preset" -> parent run id
+    tokens: dict[str, str] = field(default_factory=dict)  # run id -> stable token for golden files
+
+    def stable(self, text: str) -> str:
+        """Replace random run ids by stable tokens, so generated text can be compared with golden files."""
+        for run_id, token in self.tokens.items():
+            text = text.replace(run_id, token)
+        return text
+
+
+def _counts(quality: float, key: int, examples: int = 40) -> np.ndarray:
+    """Per-example tp/fp/fn of a system of the given quality on a fixed gold set (1 or 2 entities each)."""
+    gold = np.random.default_rng(7).integers(1, 3, size=examples)
+    rng = np.random.default_rng(key)
+    tp = rng.binomial(gold, quality)
+    fp = rng.binomial(1, 0.5 * (1 - quality), size=examples)
+    return np.stack([tp, fp, gold - tp], axis=1)
+
+
+def _scores(counts: np.ndarray) -> dict[str, float]:
+    tp, fp, fn = (float(x) for x in counts.sum(axis=0))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+class _Writer:
+    def __init__(self, store: FixtureStore):
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(store.uri)
+        self.store = store
+        self.experiment = self.client.create_experiment(EXPERIMENT,
+                                                        artifact_location=(store.root / "artifacts").as_uri())
+        self.clock = T0
+        self.scratch = store.root / "scratch"
+        self.scratch.mkdir()
+
+    def _start(self, tags: dict[str, str], token: str) -> str:
+        self.clock += 1000
+        run = self.client.create_run(self.experiment, start_time=self.clock, tags=tags)
+        self.store.tokens[run.info.run_id] = token
+        return run.info.run_id
+
+    def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
+               variants: list[str] | None = None) -> str:
+        run_id = self._start({"shapca.role": "study", "study": study, "preset": preset, "report_kind": kind,
+                              "report_params": params, "seeds": seeds, "datasets": datasets},
+                             f"<parent:{study}/{preset}>")
+        if variants is not None:
+            path = self.scratch / "study.yaml"
+            path.write_text(json.dumps({"name": study, "variants": [{"name": v} for v in variants]}))
+            self.client.log_artifact(run_id, str(path))
+        self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
+        self.store.parents[f"{study}/{preset}"] = run_id
+        return run_id
+
+    def trial(self, study: str, variant: str, dataset: str, seed: int, *, quality: float = 0.7, preset: str = "cpu",
+              config_hash: str | None = None, components: dict[str, int] | None = None,
+              params: dict[str, str] | None = None, step_time: float = 0.05, status: str = "FINISHED",
+              error: str | None = None, test_metrics: bool = True, images: str = "features", key: int = 0) -> str:
+        from mlflow.entities import Metric, Param
+
+        config_hash = config_hash or f"h-{study}-{variant}".replace(" ", "").replace("/", "")
+        tags = {"shapca.role": "trial", "study": study, "preset": preset, "variant": variant, "dataset": dataset,
+                "seed": str(seed), "config_hash": config_hash, "trial_hash": f"{config_hash}-{dataset}-s{seed}",
+                "images": images, "mlflow.parentRunId": self.store.parents[f"{study}/{preset}"]}
+        if components is not None:
+            tags["components"] = json.dumps(components, sort_keys=True)
+        if error:
+            tags["error"] = error
+        run_id = self._start(tags, f"<run:{study}/{variant}/{dataset}/{seed}/{self.clock + 1000}>")
+        metrics = []
+        if status == "FINISHED":
+            counts = _counts(quality, key * 100 + seed)
+            dev = _scores(_counts(quality, key * 100 + seed + 50))
+            test = _scores(counts)
+            final = {f"dev_{k}": v for k, v in dev.items()}
+            final |= {f"test_{k}": v for k, v in test.items()} if test_metrics else {}
+            final |= {"best_epoch": 2.0, "step_time_s": step_time, "samples_per_s": 16 / step_time}
+            metrics = [Metric(k, v, self.clock, 0) for k, v in final.items()]
+            for epoch in range(3):  # learning curves: loss falls, dev F1 climbs towards its final value
+                metrics += [Metric("epoch_train_loss", round(2.0 / (epoch + 1) + 0.1 * seed, 4), self.clock, epoch),
+                            Metric("epoch_dev_f1", round(dev["f1"] * (0.6 + 0.2 * epoch), 4), self.clock, epoch)]
+            lines = [json.dumps({"id": f"{dataset}-{i}", "tp": int(c[0]), "fp": int(c[1]), "fn": int(c[2]),
+                                 "gold": [], "pred": []}) for i, c in enumerate(counts)]
+            path = self.scratch / "predictions" / "test.jsonl"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+            self.client.log_artifacts(run_id, str(path.parent), artifact_path="predictions")
+        flat = {"seed": str(seed), **(params or {})}
+        self.client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in flat.items()])
+        self.client.set_terminated(run_id, status, end_time=self.clock + 500)
+        return run_id
+
+
+# The factorial game: quality of each coalition (components switched on), so F1 grows with the parts.
+QUALITY = {(): 0.45, ("context",): 0.6, ("fusion",): 0.5, ("shapley",): 0.47, ("context", "fusion"): 0.72,
+           ("context", "shapley"): 0.66, ("fusion", "shapley"): 0.55, ("context", "fusion", "shapley"): 0.8}
+NAMES = {("context", "fusion", "shapley"): "full", ("fusion", "shapley"): "w/o context",
+         ("context", "shapley"): "w/o fusion", ("context", "fusion"): "w/o shapley"}
+
+
+def _variant(coalition: tuple[str, ...]) -> str:
+    return NAMES.get(coalition) or ("only " + "+".join(coalition) if coalition else "none")
+
+
+def _populate(w: _Writer) -> None:
+    order = [_variant(c) for c in sorted(QUALITY, key=lambda c: (-len(c), c))]
+    w.parent("factorial", "cpu", "factorial", "1,2", "twitter2017,mnre", variants=order)
+    # An older config of the full model on MNRE, started before the rest: superseded by the newest hash.
+    w.trial("factorial", "full", "mnre", 1, quality=0.2, config_hash="h-old", key=99,
+            components={c: 1 for c in COMPONENTS})
+    for index, (coalition, quality) in enumerate(sorted(QUALITY.items())):
+        components = {c: int(c in coalition) for c in COMPONENTS}
+        for seed in (1, 2):
+            w.trial("factorial", _variant(coalition), "twitter2017", seed, quality=quality, components=components,
+                    key=index)
+        if coalition in NAMES:  # MNRE has the leave-one-out cells only: its missing coalitions are named
+            seeds = (1,) if coalition == ("context", "shapley") else (1, 2)  # one cell short of a seed: n=1/2
+            for seed in seeds:
+                w.trial("factorial", _variant(coalition), "mnre", seed, quality=quality - 0.1,
+                        components=components, key=index + 20)
+    w.trial("factorial", "w/o fusion", "mnre", 2, status="FAILED", components={"context": 1, "fusion": 0,
+            "shapley": 1}, error="RuntimeError: CUDA out of memory while fusing\nTraceback (most recent call last)")
+
+    w.parent("samples", "cpu", "sweep", "1,2", "twitter2017", params="shapley.samples")
+    for index, samples in enumerate((1, 4, 16)):
+        for seed in (1, 2):
+            w.trial("samples", f"shapley.samples={samples}", "twitter2017", seed, quality=0.55 + 0.07 * index,
+                    params={"shapley.samples": str(samples)}, step_time=0.02 * samples + 0.01 * seed, key=40 + index)
+
+    w.parent("context", "cpu", "sweep", "1", "twitter2015,twitter2017", params="data.context")
+    for index, generator in enumerate(("llava", "blip2")):
+        for dataset in ("twitter2015", "twitter2017"):
+            w.trial("context", f"data.context={generator}", dataset, 1, quality=0.6 + 0.05 * index,
+                    params={"data.context": generator}, images="none",
+                    key=50 + index + 10 * (dataset == "twitter2017"))
+
+    w.parent("main", "cpu", "main", "1,2", "twitter2017", variants=["full", "baseline"])
+    for seed in (1, 2):
+        w.trial("main", "baseline", "twitter2017", seed, quality=0.5, key=60)
+        w.trial("main", "full", "twitter2017", seed, quality=0.75, key=61)
+
+    for preset in ("cpu", "full"):  # mixed presets: refused unless one is chosen
+        w.parent("mixed", preset, "main", "1", "twitter2017")
+        w.trial("mixed", "full", "twitter2017", 1, preset=preset, key=70)
+
+    w.parent("no_test", "cpu", "main", "1", "twitter2017")
+    w.trial("no_test", "full", "twitter2017", 1, test_metrics=False, key=80)
+
+
+def _skip_fsync_under(root: Path) -> None:
+    """sqlite without fsync for this fixture's database only: hundreds of commits otherwise wait on the disk."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _no_sync(dbapi_connection, _record):
+        databases = dbapi_connection.execute("PRAGMA database_list").fetchall()
+        if databases and str(databases[0][2]).startswith(str(root)):
+            dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+@pytest.fixture(scope="session")
+def fixture_store(tmp_path_factory) -> FixtureStore:
+    root = tmp_path_factory.mktemp("mlflow_fixture")
+    _skip_fsync_under(root)
+    store = FixtureStore(uri=f"sqlite:///{root / 'm.db'}", root=root)
+    _populate(_Writer(store))
+    return store

@@ -1,0 +1,185 @@
+"""Aggregation, run selection, formatting and marks of the report builder, on in-memory records (no MLflow)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
+from reports.render import latex_escape, to_csv, to_latex, to_markdown
+from reports.selection import choose_preset, select_trials
+from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, fixed, mark_best
+from reports.tables import main_table, sweep_table
+from reports.tidy import TIDY_COLUMNS, aggregate, tidy_frame
+
+_clock = iter(range(1, 10_000))
+
+
+def make_trial(variant="full", dataset="twitter2017", seed=1, f1=0.7, *, status="FINISHED", config_hash=None,
+               preset="cpu", params=None, step=0.1, test=True, dev=True, trial_hash=None, images=None) -> Trial:
+    metrics = {}
+    if test:
+        metrics |= {"test_precision": f1 + 0.05, "test_recall": f1 - 0.05, "test_f1": f1}
+    if dev:
+        metrics |= {"dev_precision": f1, "dev_recall": f1, "dev_f1": f1 + 0.01}
+    metrics["step_time_s"] = step
+    config_hash = config_hash or f"h-{variant}"
+    start = next(_clock)
+    return Trial(run_id=f"r{start}", status=status, start_time=start, variant=variant, dataset=dataset, seed=seed,
+                 preset=preset, config_hash=config_hash, trial_hash=trial_hash or f"{config_hash}-{dataset}-{seed}",
+                 params=params or {}, metrics=metrics if status == "FINISHED" else {}, images=images)
+
+
+def make_data(trials, seeds=(1, 2, 3), datasets=("twitter2017",), kind="main", params=()) -> StudyData:
+    info = StudyInfo(name="unit", preset="cpu", parent_run_id="p", kind=kind, params=tuple(params), seeds=seeds,
+                     datasets=datasets)
+    counted, failed, notes = select_trials(trials)
+    return StudyData(info=info, trials=counted, failed=failed, notes=notes)
+
+
+def test_aggregate_mean_sample_std_and_n():
+    trials = [make_trial(seed=s, f1=f) for s, f in ((1, 0.70), (2, 0.72), (3, 0.74))]
+    trials.append(make_trial("w/o context", seed=1, f1=0.6))
+    agg = aggregate(tidy_frame(make_data(trials)))
+    full = agg[agg.variant == "full"].iloc[0]
+    assert full.f1_mean == pytest.approx(0.72)
+    assert full.f1_std == pytest.approx(0.02)  # ddof=1: sqrt((0.02^2 + 0 + 0.02^2) / 2)
+    assert full.n == 3
+    single = agg[agg.variant == "w/o context"].iloc[0]
+    assert single.n == 1 and math.isnan(single.f1_std)
+
+
+def test_tidy_frame_has_one_row_per_run_and_split():
+    trials = [make_trial(seed=1), make_trial(seed=2, dev=False)]
+    tidy = tidy_frame(make_data(trials))
+    assert list(tidy.columns) == TIDY_COLUMNS
+    assert sorted(zip(tidy.seed, tidy.split)) == [(1, "dev"), (1, "test"), (2, "test")]
+    assert set(tidy.study) == {"unit"} and set(tidy.preset) == {"cpu"}
+
+
+def test_newest_config_hash_wins_and_the_note_says_so():
+    old = make_trial(seed=1, f1=0.1, config_hash="old")
+    new = [make_trial(seed=s, config_hash="new") for s in (1, 2)]
+    counted, _, notes = select_trials([old, *new])
+    assert {t.config_hash for t in counted} == {"new"} and len(counted) == 2
+    assert any("older config hash(es) old" in n and "newest hash new" in n for n in notes)
+
+
+def test_repeated_seed_counts_once_newest_first():
+    first, second = make_trial(seed=1, f1=0.5), make_trial(seed=1, f1=0.6)
+    counted, _, notes = select_trials([first, second])
+    assert [t.run_id for t in counted] == [second.run_id]
+    assert any("repeated run(s) of the same seed" in n for n in notes)
+
+
+def test_failed_listed_unless_retried_and_running_left_out():
+    retried = make_trial(seed=1, status="FAILED", trial_hash="t1")
+    success = make_trial(seed=1, trial_hash="t1")
+    for_good = make_trial(seed=2, status="FAILED", trial_hash="t2")
+    running = make_trial(seed=3, status="RUNNING")
+    counted, failed, notes = select_trials([retried, success, for_good, running])
+    assert [t.run_id for t in counted] == [success.run_id]
+    assert [t.run_id for t in failed] == [for_good.run_id]
+    assert any("1 RUNNING" in n for n in notes)
+
+
+def test_finished_run_without_test_metrics_is_an_error_naming_the_run():
+    bad = make_trial(seed=2, test=False)
+    with pytest.raises(ReportError, match=rf"run {bad.run_id} \(full / twitter2017 / seed 2\).*missing test_precision"):
+        select_trials([make_trial(seed=1), bad])
+
+
+def test_choose_preset():
+    assert choose_preset("s", ["cpu", "cpu"], None) == "cpu"
+    assert choose_preset("s", ["cpu", "full"], "full") == "full"
+    with pytest.raises(ReportError, match=r"mixed presets: cpu \(2 runs\), full \(1 runs\)"):
+        choose_preset("s", ["cpu", "full", "cpu"], None)
+    with pytest.raises(ReportError, match="no runs of preset 'smoke'"):
+        choose_preset("s", ["cpu"], "smoke")
+    with pytest.raises(ReportError, match="no runs for study 's'"):
+        choose_preset("s", [], None)
+
+
+def test_fixed_decimals_never_print_negative_zero():
+    assert fixed(71.26) == "71.3" and fixed(-0.04) == "0.0" and fixed(-0.06) == "-0.1" and fixed(3) == "3.0"
+
+
+def _one_column_table(cells) -> Table:
+    table = Table("t", "T", "caption", "tab:t", "Method", [Column("Twitter-2017", "F1", ranked=True)],
+                  [Row(f"m{i}", [c]) for i, c in enumerate(cells)])
+    mark_best(table)
+    return table
+
+
+def test_best_bold_second_underlined_ties_share_on_printed_values():
+    cells = [ScoreCell(71.24, 0.5, 3, 3), ScoreCell(71.21, 0.4, 3, 3), ScoreCell(70.0, 1.0, 3, 3),
+             ScoreCell(69.0, 1.0, 3, 3), ScoreCell(None, None, 0, 3)]
+    _one_column_table(cells)
+    assert [c.emphasis for c in cells] == ["best", "best", "second", "", ""]
+
+
+def test_no_marks_with_a_single_value_or_unranked_column():
+    alone = [ScoreCell(70.0, 1.0, 3, 3), ScoreCell(None, None, 0, 3)]
+    _one_column_table(alone)
+    assert [c.emphasis for c in alone] == ["", ""]
+    table = Table("t", "T", "c", "tab:t", "M", [Column("", "ΔF1")], [Row("a", [NumberCell(1.0)]),
+                                                                    Row("b", [NumberCell(2.0)])])
+    mark_best(table)
+    assert [r.cells[0].emphasis for r in table.rows] == ["", ""]
+
+
+def test_cell_rendering_in_markdown_latex_and_csv():
+    cells = [ScoreCell(71.234, 0.456, 3, 3, marker="†", p_value=0.03), ScoreCell(70.0, None, 1, 3),
+             ScoreCell(None, None, 0, 3)]
+    table = _one_column_table(cells)
+    md = to_markdown(table)
+    assert "| m0 | **71.2 ± 0.5**† |" in md
+    assert "| m1 | <u>70.0</u> (n=1/3) |" in md
+    assert "| m2 | – (n=0/3) |" in md
+    tex = to_latex(table)
+    assert r"m0 & \textbf{71.2\,$\pm$\,0.5}$^{\dagger}$ \\" in tex
+    assert r"m1 & \underline{70.0}\textsuperscript{n=1/3} \\" in tex
+    assert to_csv(table).splitlines() == ["Method,Twitter-2017 F1 mean,Twitter-2017 F1 std,Twitter-2017 F1 n,"
+                                          "Twitter-2017 F1 p", "m0,71.2340,0.4560,3,0.0300", "m1,70.0000,,1,",
+                                          "m2,,,0,"]
+
+
+def test_signed_delta_and_latex_minus():
+    table = Table("t", "T", "c", "tab:t", "M", [Column("", "ΔF1")],
+                  [Row("a", [NumberCell(1.26, signed=True)]), Row("b", [NumberCell(-0.8, signed=True)]),
+                   Row("c", [NumberCell(0.01, signed=True)])])
+    assert "| a | +1.3 |" in to_markdown(table)
+    assert "| b | -0.8 |" in to_markdown(table) and "| c | 0.0 |" in to_markdown(table)
+    assert r"b & $-$0.8 \\" in to_latex(table)
+
+
+def test_latex_escape():
+    assert latex_escape("a_b 50% #1 & {x} ~^\\") == (r"a\_b 50\% \#1 \& \{x\} \textasciitilde{}\textasciicircum{}"
+                                                     r"\textbackslash{}")
+    assert latex_escape("τ ± Δ é") == r"$\tau$ $\pm$ $\Delta$ ?"
+
+
+def test_sweep_rows_follow_numeric_order_and_cost_column():
+    trials = [make_trial(f"shapley.samples={m}", seed=1, f1=0.5 + m / 100, params={"shapley.samples": str(m)},
+                         step=0.01 * m) for m in (16, 4, 1)]
+    data = make_data(trials, seeds=(1,), kind="sweep", params=("shapley.samples",))
+    table = sweep_table(data, aggregate(tidy_frame(data)), "shapley.samples")
+    assert [r.label for r in table.rows] == ["1", "4", "16"]
+    assert [c.name for c in table.columns] == ["P", "R", "F1", "step (ms)"]
+    assert [r.cells[3].value for r in table.rows] == pytest.approx([10.0, 40.0, 160.0])
+    assert [r.cells[2].emphasis for r in table.rows] == ["", "second", "best"]
+
+
+def test_main_table_marks_significance_against_full():
+    good = np.tile([1, 0, 0], (60, 1))  # every entity found: F1 1.0
+    bad = np.tile([0, 1, 1], (60, 1))  # every entity missed: F1 0.0
+    trials = [make_trial("full", seed=1, f1=1.0), make_trial("baseline", seed=1, f1=0.0)]
+    data = make_data(trials, seeds=(1,))
+    ids = tuple(f"e{i}" for i in range(60))
+    data.predictions = {trials[0].run_id: Predictions(ids, good), trials[1].run_id: Predictions(ids[::-1], bad)}
+    table = main_table(data, aggregate(tidy_frame(data)))
+    assert [r.label for r in table.rows] == ["full", "baseline"]
+    baseline_f1 = table.rows[1].cells[2]
+    assert baseline_f1.marker == "‡" and baseline_f1.p_value < 0.001
+    assert "approximate randomisation" in table.caption
