@@ -90,15 +90,15 @@ def test_shapley_loss_trains_an_alignment():
     torch.manual_seed(0)
     a = torch.randn(8, 16)
     b = torch.randn(8, 16, requires_grad=True)
-    optimiser = torch.optim.Adam([b], lr=0.05)
+    optimiser = torch.optim.Adam([b], lr=0.1)
     start = alignment_loss(a, b.detach(), "shapley", estimator="closed_form").item()
-    for step in range(60):
+    for step in range(40):
         optimiser.zero_grad()
         alignment_loss(a, b, "shapley", samples=8, generator=torch.Generator().manual_seed(step)).backward()
         optimiser.step()
     end = alignment_loss(a, b.detach(), "shapley", estimator="closed_form").item()
     sim = F.normalize(b.detach(), dim=-1) @ F.normalize(a, dim=-1).T
-    assert end < 0.5 * start
+    assert end < 0.1 * start
     assert bool((sim.argmax(dim=1) == torch.arange(8)).all())
 
 
