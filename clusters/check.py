@@ -1,0 +1,78 @@
+"""Validate cluster files offline: `python -m clusters.check FILE [FILE...] [--study NAME] [--strict]`.
+
+Runs Ray's own validation (what `ray up` checks before it contacts any machine) and the project's checks: a GPU node
+type exists, storage is shared between nodes, setup installs the project, services bind localhost, and (with
+--study) one trial of the study fits the cluster. Each finding names the file, line and key. Exit status 0 when every
+file passes, 1 when any is refused (warnings refuse too under --strict), 2 on a bad command line or study file.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from clusters.nodes import node_types
+from clusters.problems import ERROR, WARNING, ConfigLoadError, Problem, load_yaml_with_lines
+from clusters.project_rules import project_problems
+from clusters.ray_validation import ray_problems
+from clusters.study_fit import StudyError, fit_problems, study_path, study_resources
+
+
+def check_config(raw: dict, study: dict | None = None, study_source: str = "") -> list[Problem]:
+    """Every problem of one parsed cluster file; `study` is a study's resources (see study_fit.study_resources)."""
+    problems, prepared = ray_problems(raw)
+    if prepared is None or any(p.severity == ERROR for p in problems):
+        return problems  # the project's checks read the prepared config; Ray's errors come first
+    problems += project_problems(raw, prepared)
+    if study is not None:
+        problems += fit_problems(node_types(raw, prepared), study, study_source)
+    return problems
+
+
+def check_file(path: Path, study: dict | None = None, study_source: str = "") -> tuple[list[Problem], dict]:
+    """Problems of one file and its key -> line map. Raises ConfigLoadError for unreadable YAML."""
+    raw, lines = load_yaml_with_lines(path)
+    return check_config(raw, study, study_source), lines
+
+
+def _refuses(problem: Problem, strict: bool) -> bool:
+    return problem.severity == ERROR or (strict and problem.severity == WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m clusters.check", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, help="cluster files (cluster.yaml, clusters/*.yaml)")
+    parser.add_argument("--study", help="also check that one trial of this study fits (name in search_spaces/ "
+                                        "or a path to a study file)")
+    parser.add_argument("--strict", action="store_true", help="refuse files with warnings too (e.g. placeholders)")
+    args = parser.parse_args(argv)
+
+    study, source = None, ""
+    if args.study:
+        source = str(study_path(args.study))
+        try:
+            study = study_resources(Path(source))
+        except StudyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    refused = 0
+    for path in args.files:
+        try:
+            problems, lines = check_file(path, study, source)
+        except ConfigLoadError as exc:
+            print(f"{exc}\n{path}: refused (1 error)")
+            refused += 1
+            continue
+        for problem in problems:
+            print(problem.render(str(path), lines))
+        bad = sum(_refuses(p, args.strict) for p in problems)
+        warnings = sum(p.severity == WARNING for p in problems)
+        if bad:
+            refused += 1
+            print(f"{path}: refused ({bad} error{'s' if bad != 1 else ''})")
+        else:
+            print(f"{path}: ok" + (f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""))
+    return 1 if refused else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
