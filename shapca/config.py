@@ -50,6 +50,7 @@ class ShapleyConfig:
     estimator: str = "permutation"  # exact | permutation | closed_form
     samples: int = 16  # M: Monte Carlo permutations per target
     antithetic: bool = False
+    beta: float = 0.1  # temperature of the logsumexp value function
 
 
 @dataclass
@@ -169,7 +170,7 @@ class Config:
             raise ConfigError(f"{where}: data.image={image} needs data.image_dir (the image folder)")
         if self.shapley.estimator == "closed_form" and self.shapley.value != "max":
             raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value=max")
-        positive = ("shapley.samples", "align.tau", "train.epochs", "train.batch_size", "train.eval_batch_size",
+        positive = ("shapley.samples", "shapley.beta", "align.tau", "train.epochs", "train.batch_size", "train.eval_batch_size",
                     "train.lr", "train.head_lr", "data.max_len", "data.context_max_len", "model.fusion_heads")
         for key in positive:
             if not flat[key] > 0:

@@ -53,7 +53,8 @@ class ShapCA(nn.Module):
             self.image_proj = nn.Linear(image_dim, hidden)
         if cfg.model.fusion and (self.use_context or self.use_image):
             self.fusion = AdaptiveFusion(hidden, gate=cfg.model.fusion_gate, use_context=self.use_context,
-                                         use_image=self.use_image, heads=cfg.model.fusion_heads)
+                                         use_image=self.use_image, heads=cfg.model.fusion_heads,
+                                         dropout=cfg.model.dropout)
             self.pooled_in = None
         else:
             self.fusion = None
@@ -100,7 +101,7 @@ class ShapCA(nn.Module):
             ctx_vec = self.proj["context"](masked_mean(ctx, ctx_mask))
             kw = dict(mode=self.cfg.align.alignment, tau=self.cfg.align.tau, value=self.cfg.shapley.value,
                       estimator=self.cfg.shapley.estimator, samples=self.cfg.shapley.samples,
-                      antithetic=self.cfg.shapley.antithetic, generator=generator,
+                      antithetic=self.cfg.shapley.antithetic, beta=self.cfg.shapley.beta, generator=generator,
                       both_directions=self.cfg.align.both_directions)
             if self.w_ct:
                 terms["align_context_text"] = (self.w_ct, alignment_loss(ctx_vec, text_vec, **kw))

@@ -7,6 +7,7 @@ and the Shapley permutations of each step come from seeds, and the RNG states ar
 """
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -92,16 +93,19 @@ class Trainer:
         t = cfg.train
         groups = [{"params": [p for p in self.model.parameters() if id(p) in enc], "lr": t.lr},
                   {"params": [p for p in self.model.parameters() if id(p) not in enc], "lr": t.head_lr}]
-        self.opt = torch.optim.AdamW(groups, weight_decay=t.weight_decay)
+        self.opt = torch.optim.AdamW(groups, weight_decay=t.weight_decay, foreach=True)
         self.per_rank = max(1, t.batch_size // self.dist.world)
         self.steps_per_epoch = math.ceil(len(self.prep.encoded["train"]) / (self.per_rank * self.dist.world))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _schedule(self.steps_per_epoch * t.epochs, t.warmup))
         self.epoch, self.history, self.best, self.predictions = 0, [], {}, []
+        self.resumed = False
 
     # ---- state --------------------------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "epoch": self.epoch, "history": self.history, "best": self.best, "predictions": self.predictions,
+        # copies: a state must not change when training goes on after it was taken
+        return {"model": copy.deepcopy(self.model.state_dict()), "opt": copy.deepcopy(self.opt.state_dict()),
+                "sched": self.sched.state_dict(), "epoch": self.epoch, "history": copy.deepcopy(self.history),
+                "best": dict(self.best), "predictions": list(self.predictions),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": _numpy_state()},
                 "config_hash": self.cfg.hash()}
 
@@ -113,6 +117,7 @@ class Trainer:
         self.sched.load_state_dict(st["sched"])
         self.epoch, self.history, self.best = st["epoch"], st["history"], st["best"]
         self.predictions = st["predictions"]
+        self.resumed = True
         torch.set_rng_state(st["rng"]["torch"])
         random.setstate(st["rng"]["python"])
         name, keys, pos, has_gauss, cached = st["rng"]["numpy"]
@@ -190,7 +195,8 @@ class Trainer:
                          "steps_per_epoch": self.steps_per_epoch, "start_epoch": self.epoch})
         while self.epoch < self.cfg.train.epochs:
             epoch = self.epoch
-            if self.cfg.train.fail_at_epoch == epoch + 1:
+            if self.cfg.train.fail_at_epoch == epoch + 1 and not self.resumed:
+                # a test hook: the first attempt dies here; an attempt resumed from a checkpoint goes on
                 raise RuntimeError(f"injected failure at epoch {epoch + 1} (train.fail_at_epoch)")
             t0 = time.perf_counter()
             progress = progress_factory(epoch, self.steps_per_epoch) if progress_factory else None

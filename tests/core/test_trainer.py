@@ -1,0 +1,131 @@
+"""The assembled model and the single-process trainer, on small slices of the real data."""
+import math
+
+import pytest
+import torch
+
+from shapca.config import Config
+from shapca.features import collate
+from shapca.prepare import prepare
+from shapca.tasks import task_loss
+from shapca.trainer import Callback, Trainer, fit
+
+QUIET = dict(log=lambda *a, **k: None)
+
+
+def small(dataset="twitter2017", context="blip2", **over) -> Config:
+    cfg = Config()
+    cfg.update({"data.dataset": dataset, "data.context": context, "data.limit_train": 16, "data.limit_eval": 8,
+                "data.max_len": 64, "data.context_max_len": 24, "train.epochs": 1, "train.batch_size": 8,
+                "train.eval_batch_size": 8, **over})
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def prep_joint():
+    return prepare(small(), **QUIET)
+
+
+@pytest.fixture(scope="module")
+def prep_separate():
+    return prepare(small(**{"model.encode_context": "separate"}), **QUIET)
+
+
+def first_batch_loss(cfg: Config, prep, seed_step: int = 0) -> tuple[torch.Tensor, dict, Trainer]:
+    tr = Trainer(cfg, prep=prep, **QUIET)
+    tr.net.train()
+    torch.manual_seed(0)
+    enc, exs = prep.encoded["train"][:8], prep.examples["train"][:8]
+    batch = collate(enc, prep.tokenizer.pad_token_id)
+    out = tr.net(batch, None, None, torch.Generator().manual_seed(seed_step))
+    loss = task_loss(tr.model, out, batch, exs)
+    terms = {k: v for k, (w, v) in out["terms"].items()}
+    for w, v in out["terms"].values():
+        loss = loss + w * v
+    return loss, terms, tr
+
+
+SWITCHES = [
+    ("model.fusion_gate", "scalar"), ("model.fusion_gate", "vector"), ("model.fusion_gate", "none"),
+    ("model.fusion", False), ("model.crf", False), ("align.alignment", "infonce"), ("align.alignment", "none"),
+    ("align.context_text", 0.5), ("align.tau", 0.5), ("shapley.samples", 2), ("shapley.value", "logsumexp"),
+    ("shapley.estimator", "closed_form"), ("shapley.antithetic", True), ("align.both_directions", False),
+]
+
+
+@pytest.mark.parametrize("key,value", SWITCHES)
+def test_every_switch_changes_the_computation(prep_separate, key, value):
+    base = small(**{"model.encode_context": "separate"})
+    ref, _, _ = first_batch_loss(base, prep_separate)
+    changed, _, _ = first_batch_loss(base.copy().update({key: value}), prep_separate)
+    assert math.isfinite(float(changed))
+    assert abs(float(changed) - float(ref)) > 1e-6, f"{key}={value} left the loss unchanged"
+
+
+def test_encode_context_joint_differs_from_separate(prep_joint, prep_separate):
+    joint, _, _ = first_batch_loss(small(), prep_joint)
+    sep, _, _ = first_batch_loss(small(**{"model.encode_context": "separate"}), prep_separate)
+    assert abs(float(joint) - float(sep)) > 1e-6
+    assert prep_joint.encoded["train"][0].input_ids != prep_separate.encoded["train"][0].input_ids
+
+
+@pytest.mark.parametrize("alignment", ["shapley", "infonce"])
+def test_alignment_gradient_reaches_the_encoder(prep_separate, alignment):
+    cfg = small(**{"model.encode_context": "separate", "align.alignment": alignment})
+    _, terms, tr = first_batch_loss(cfg, prep_separate)
+    assert set(terms) == {"align_context_text"}
+    terms["align_context_text"].backward()
+    grads = [p.grad for p in tr.model.encoder.parameters() if p.grad is not None]
+    assert grads and sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_text_only_turns_every_context_part_off():
+    cfg = small(context="none")
+    prep = prepare(cfg, **QUIET)
+    _, terms, tr = first_batch_loss(cfg, prep)
+    assert terms == {}
+    assert tr.model.active["context"] is False and tr.model.active["alignment"] == "off"
+    assert tr.model.fusion is None
+
+
+class Keep(Callback):
+    def __init__(self):
+        self.states = []
+
+    def on_epoch_end(self, record, checkpoint):
+        self.states.append(checkpoint())
+
+
+def test_resume_from_checkpoint_equals_an_uninterrupted_run():
+    cfg = small(**{"train.epochs": 2, "data.limit_train": 12, "train.batch_size": 4})
+    prep = prepare(cfg, **QUIET)
+    keep = Keep()
+    straight = Trainer(cfg, prep=prep, **QUIET).fit((keep,))
+    resumed_trainer = Trainer(cfg, prep=prep, **QUIET)
+    resumed_trainer.load_state(keep.states[0])  # as if the run had died after epoch 1
+    resumed = resumed_trainer.fit()
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+    assert resumed.best["dev_f1"] == straight.best["dev_f1"]
+    a, b = keep.states[-1]["model"], resumed_trainer.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_injected_failure_fires_once_and_not_after_resume():
+    cfg = small(**{"train.epochs": 2, "train.fail_at_epoch": 2})
+    keep = Keep()
+    with pytest.raises(RuntimeError, match="injected failure"):
+        fit(cfg, callbacks=(keep,), **QUIET)
+    result = fit(cfg, resume=keep.states[0], **QUIET)
+    assert [r["epoch"] for r in result.history] == [1, 2]
+
+
+@pytest.mark.parametrize("dataset,context", [("twitter2015", "blip2"), ("twitter2017", "chatgpt"),
+                                             ("mnre", "llava_next"), ("jmere", "qwen_vl")])
+def test_short_real_run_on_each_dataset(dataset, context):
+    result = fit(small(dataset, context), **QUIET)
+    rec = result.history[0]
+    assert math.isfinite(rec["train_loss"]) and rec["train_loss"] > 0
+    for split in ("dev", "test"):
+        assert 0.0 <= rec[f"{split}_f1"] <= 1.0
+    assert len(result.predictions) == 8
+    assert all(set(r) >= {"id", "tp", "fp", "fn", "gold", "pred"} for r in result.predictions)
