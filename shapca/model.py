@@ -96,7 +96,7 @@ class ShapCA(nn.Module):
         img = self.image_proj(image) if (self.use_image and image is not None) else None
 
         terms = {}
-        if self.w_ct or self.w_ci:
+        if self.training and (self.w_ct or self.w_ci):  # alignment is a training signal; evaluation skips it
             text_vec = self.proj["text"](masked_mean(states, text_mask))
             ctx_vec = self.proj["context"](masked_mean(ctx, ctx_mask))
             kw = dict(mode=self.cfg.align.alignment, tau=self.cfg.align.tau, value=self.cfg.shapley.value,
