@@ -23,11 +23,13 @@ if __package__ in (None, ""):  # run as a script from the repo root: make `repor
 import mlflow  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from reports.attribution_table import attribution_table  # noqa: E402
 from reports.mlflow_source import load_study  # noqa: E402
 from reports.plots import plots_for  # noqa: E402
 from reports.records import ReportError, StudyData  # noqa: E402
 from reports.render import to_csv, to_latex, to_markdown  # noqa: E402
-from reports.tables import study_notes, tables_for  # noqa: E402
+from reports.table_model import Table  # noqa: E402
+from reports.tables import ablation_table, main_table, study_notes, sweep_table  # noqa: E402
 from reports.tidy import aggregate, tidy_frame  # noqa: E402
 
 
@@ -35,12 +37,26 @@ def default_out_dir(study: str, preset: str) -> Path:
     return Path("runs") / "reports" / study / preset
 
 
+def tables_for(data: StudyData, aggregated) -> list[Table]:
+    """The tables the study's report kind calls for (the parent run's report_kind tag)."""
+    kind = data.info.kind
+    if kind == "main":
+        return [main_table(data, aggregated)]
+    if kind == "factorial" or (kind == "ablation" and any(t.components for t in data.trials)):
+        return [ablation_table(data, aggregated), attribution_table(data, aggregated)]
+    if kind == "ablation":
+        return [ablation_table(data, aggregated)]
+    if not data.info.params:
+        raise ReportError(f"study {data.info.name!r} is a sweep but its parent run has no 'report_params' tag")
+    return [sweep_table(data, aggregated, key) for key in data.info.params]
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def _report_markdown(data: StudyData, tables: list, figures: list[Path]) -> str:
+def _report_markdown(data: StudyData, tables: list[Table], figures: list[Path]) -> str:
     info = data.info
     lines = [f"# Study {info.name} (preset {info.preset})", "",
              f"Report kind {info.kind}; {len(data.trials)} finished trial run(s) counted, {len(data.failed)} failed; "

@@ -96,17 +96,26 @@ def _artifact_text(artifact_uri: str, path: str) -> str | None:
         return Path(local).read_text(encoding="utf-8")
 
 
-def _variant_order(parent: Run) -> tuple[str, ...]:
-    """Named variants in study-file order, from the parent's study.yaml artifact; empty when it is absent."""
-    text = _artifact_text(parent.info.artifact_uri, "study.yaml")
-    if text is None:
-        return ()
-    try:
-        study = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise ReportError(f"study.yaml of parent run {parent.info.run_id} is not valid YAML: {err}") from None
-    variants = (study.get("variants") or []) if isinstance(study, dict) else []
-    return tuple(str(v["name"]) for v in variants if isinstance(v, dict) and "name" in v)
+def _study_file(parent: Run, study: str) -> dict:
+    """The study file as run (artifact study.yaml, or <study>.yaml as the runner names it); {} when absent."""
+    for name in ("study.yaml", f"{study}.yaml"):
+        text = _artifact_text(parent.info.artifact_uri, name)
+        if text is None:
+            continue
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ReportError(f"{name} of parent run {parent.info.run_id} is not valid YAML: {err}") from None
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def _variants(study_file: dict) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Named variants in study-file order, and the datasets of those restricted to some."""
+    variants = [v for v in study_file.get("variants") or [] if isinstance(v, dict) and "name" in v]
+    restricted = {str(v["name"]): tuple(map(str, v["datasets"])) for v in variants
+                  if isinstance(v.get("datasets"), list)}
+    return tuple(str(v["name"]) for v in variants), restricted
 
 
 def study_info(parent: Run) -> StudyInfo:
@@ -121,9 +130,11 @@ def study_info(parent: Run) -> StudyInfo:
         raise ReportError(f"parent run {run_id}: tag 'seeds' must be comma-separated integers, "
                           f"got {_tag(parent, 'seeds')!r}") from None
     params = tuple(p.strip() for p in (parent.data.tags.get("report_params") or "").split(",") if p.strip())
-    return StudyInfo(name=_tag(parent, "study"), preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind,
-                     params=params, seeds=seeds, datasets=_split_list(parent, "datasets"),
-                     variant_order=_variant_order(parent))
+    name = _tag(parent, "study")
+    order, restricted = _variants(_study_file(parent, name))
+    return StudyInfo(name=name, preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind, params=params,
+                     seeds=seeds, datasets=_split_list(parent, "datasets"), variant_order=order,
+                     variant_datasets=restricted)
 
 
 def parse_predictions(text: str, source: str) -> Predictions:

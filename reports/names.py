@@ -9,8 +9,9 @@ DATASETS = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017", "mnre"
 PARAMS = {
     "shapley.samples": "Shapley samples M",
     "align.tau": "temperature τ",
-    "fusion.gate": "fusion gate",
+    "model.fusion_gate": "fusion gate",
     "data.context": "context generator",
+    "train.lr": "learning rate",
 }
 
 # Keys whose value drives the training cost: their tables get a step-time column and their plots a cost axis.

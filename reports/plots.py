@@ -12,13 +12,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from reports.mlflow_source import HISTORY_KEYS
-from reports.names import COST_PARAMS, dataset_name, file_stem, is_numeric, param_name, sort_key
+from reports.names import COST_PARAMS, dataset_name, file_stem, is_numeric, param_name
 from reports.records import StudyData
-from reports.tables import variant_order
+from reports.rows import SweepRow, sweep_rows, variant_order
 from reports.tidy import cell_stats
 
 _HISTORY_LABELS = {"epoch_train_loss": "training loss", "epoch_dev_f1": "dev F1 ×100"}
-_LEGEND_LIMIT = 12  # beyond this many lines a legend hides the plot; the lines stay, the legend goes
+_LEGEND_LIMIT = 16  # beyond this many entries a legend hides the plot; the lines stay, the legend goes
+_LINE_STYLES = (":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)))  # named variants beside a sweep
 
 
 def _save(figure: Figure, stem: Path) -> list[Path]:
@@ -30,15 +31,6 @@ def _save(figure: Figure, stem: Path) -> list[Path]:
     return paths
 
 
-def _swept_variants(data: StudyData, key: str) -> tuple[list[str], list[str]] | None:
-    """Variants sorted by the key's value, and the values; None unless each variant has its own value."""
-    variants = sorted({t.variant for t in data.trials}, key=lambda v: (sort_key(data.param_value(v, key)), v))
-    values = [data.param_value(v, key) for v in variants]
-    if None in values or len(set(values)) != len(values):
-        return None
-    return variants, values
-
-
 def _series(data: StudyData, agg: pd.DataFrame, variants: list[str], dataset: str, measure: str, scale: float):
     means, stds = [], []
     for variant in variants:
@@ -48,42 +40,65 @@ def _series(data: StudyData, agg: pd.DataFrame, variants: list[str], dataset: st
     return np.array(means), np.array(stds)
 
 
+def _numeric_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, grid: list[SweepRow],
+                   named: list[SweepRow]) -> None:
+    """F1 against the value (log axis over a wide range); named variants as horizontal lines; cost on a twin axis."""
+    x = np.array([float(r.value) for r in grid])
+    variants = [r.variant for r in grid]
+    joined = len(set(x)) == len(x)  # several rows per value (a joint search): points only, no line between them
+    for index, dataset in enumerate(data.info.datasets):
+        color = f"C{index}"
+        mean, std = _series(data, agg, variants, dataset, "f1", 100)
+        axes.errorbar(x, mean, yerr=std, marker="o", capsize=3, color=color, linestyle="-" if joined else "none",
+                      label=f"{dataset_name(dataset)} F1")
+        for style, row in zip(_LINE_STYLES, named):
+            value, _ = _series(data, agg, [row.variant], dataset, "f1", 100)
+            if not np.isnan(value[0]):
+                axes.axhline(value[0], color=color, linestyle=style, linewidth=1,
+                             label=f"{row.label} ({dataset_name(dataset)})")
+    if x.min() > 0 and x.max() / x.min() >= 10:
+        axes.set_xscale("log", base=2 if np.allclose(np.log2(x), np.round(np.log2(x))) else 10)
+    if joined:
+        axes.set_xticks(x, [r.value for r in grid])
+    axes.set_xlabel(param_name(key))
+    if key in COST_PARAMS:
+        cost_axes = axes.twinx()
+        for index, dataset in enumerate(data.info.datasets):
+            mean, _ = _series(data, agg, variants, dataset, "step_time_s", 1000)
+            cost_axes.plot(x, mean, linestyle="--" if joined else "none", marker="s", color=f"C{index}", alpha=0.5,
+                           label=f"{dataset_name(dataset)} step time")
+        cost_axes.set_ylabel("time per step (ms), square markers")
+        cost_axes.set_ylim(bottom=0)
+
+
+def _categorical_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, rows: list[SweepRow]) -> None:
+    """Bars of F1 per dataset, one per row (sweep value or named variant); cells never run leave a gap."""
+    width = 0.8 / len(rows)
+    positions = np.arange(len(data.info.datasets))
+    for index, row in enumerate(rows):
+        means, stds = zip(*(_series(data, agg, [row.variant], d, "f1", 100) for d in data.info.datasets))
+        axes.bar(positions + (index - (len(rows) - 1) / 2) * width, np.concatenate(means), width,
+                 yerr=np.concatenate(stds), capsize=2, label=row.label)
+    axes.set_xticks(positions, [dataset_name(d) for d in data.info.datasets])
+    axes.set_xlabel("dataset")
+
+
 def sweep_plot(data: StudyData, agg: pd.DataFrame, key: str, stem: Path) -> list[Path]:
-    """F1 (mean ± std over seeds) against the key's values, one line or bar group per dataset."""
-    swept = _swept_variants(data, key)
-    if swept is None:
-        return []
-    variants, values = swept
-    figure = Figure(figsize=(5.5, 3.6))
+    """Test F1 (mean ± std over seeds) against a swept key: a line per dataset for numbers, bars otherwise."""
+    rows = sweep_rows(data, key)
+    grid = [r for r in rows if r.on_grid]
+    named = [r for r in rows if not r.on_grid]
+    numeric = bool(grid) and is_numeric([r.value for r in grid])
+    figure = Figure(figsize=(6, 3.8))
     axes = figure.add_subplot()
-    if is_numeric(values):
-        x = np.array([float(v) for v in values])
-        for dataset in data.info.datasets:
-            mean, std = _series(data, agg, variants, dataset, "f1", 100)
-            axes.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=f"{dataset_name(dataset)} F1")
-        if x.min() > 0 and x.max() / x.min() >= 10:
-            axes.set_xscale("log", base=2 if np.allclose(np.log2(x), np.round(np.log2(x))) else 10)
-        axes.set_xticks(x, [str(v) for v in values])
-        if key in COST_PARAMS:
-            cost_axes = axes.twinx()
-            for dataset in data.info.datasets:
-                mean, _ = _series(data, agg, variants, dataset, "step_time_s", 1000)
-                cost_axes.plot(x, mean, linestyle="--", marker="s", color="grey", alpha=0.8,
-                               label=f"{dataset_name(dataset)} step time")
-            cost_axes.set_ylabel("time per step (ms), dashed")
-            cost_axes.set_ylim(bottom=0)
+    if numeric:
+        _numeric_sweep(axes, data, agg, key, grid, named)
     else:
-        width = 0.8 / len(variants)
-        positions = np.arange(len(data.info.datasets))
-        for index, (variant, value) in enumerate(zip(variants, values)):
-            means, stds = zip(*(_series(data, agg, [variant], d, "f1", 100) for d in data.info.datasets))
-            axes.bar(positions + (index - (len(variants) - 1) / 2) * width, np.concatenate(means), width,
-                     yerr=np.concatenate(stds), capsize=3, label=value)
-        axes.set_xticks(positions, [dataset_name(d) for d in data.info.datasets])
-    axes.set_xlabel(param_name(key) if is_numeric(values) else "dataset")
+        _categorical_sweep(axes, data, agg, key, rows)
     axes.set_ylabel("test F1 ×100 (mean ± std over seeds)")
     axes.set_title(f"{data.info.name}: {param_name(key)} (preset {data.info.preset})", fontsize=9)
-    axes.legend(fontsize=7, title=None if is_numeric(values) else param_name(key), title_fontsize=7)
+    if len(axes.get_legend_handles_labels()[0]) <= _LEGEND_LIMIT:
+        axes.legend(fontsize=7, title=None if numeric else param_name(key), title_fontsize=7)
     return _save(figure, stem)
 
 

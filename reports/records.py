@@ -58,7 +58,8 @@ class StudyInfo:
     params: tuple[str, ...]  # swept keys the tables are about
     seeds: tuple[int, ...]  # seeds the study asks for: the n of "n=2/3"
     datasets: tuple[str, ...]  # column order of the tables
-    variant_order: tuple[str, ...] = ()  # named variants in study-file order, when study.yaml says
+    variant_order: tuple[str, ...] = ()  # named variants in study-file order, when the study file says
+    variant_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # variants restricted to datasets
 
 
 REPORT_KINDS = ("main", "ablation", "sweep", "factorial")

@@ -129,6 +129,8 @@ def to_latex(table: Table) -> str:
                  + r" \\")
     lines.append(r"\midrule")
     for row in table.rows:
+        if row.rule_before:
+            lines.append(r"\midrule")
         lines.append(" & ".join([latex_escape(row.label), *(_latex_cell(c) for c in row.cells)]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if table.notes:

@@ -81,6 +81,7 @@ class Column:
 class Row:
     label: str
     cells: list[Cell]
+    rule_before: bool = False  # a rule above this row (LaTeX \midrule): e.g. named variants after a sweep
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Build the paper's tables from a study: main results, ablation, one per swept parameter, component attribution."""
+"""The score tables of a study: main results, ablation (with the change against the full model), one per swept
+parameter. Cells are mean ± std over seeds of test P/R/F1 x100; F1 cells carry the significance mark against the full
+model when one exists."""
 from __future__ import annotations
 
 import math
@@ -6,18 +8,17 @@ import math
 import pandas as pd
 
 from reports import significance
-from reports.attribution import BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED, bootstrap_intervals, coalition_name, missing_coalitions, shapley_values
-from reports.names import COST_PARAMS, dataset_name, file_stem, param_name, sort_key
-from reports.records import ReportError, StudyData, Trial
+from reports.names import COST_PARAMS, dataset_name, file_stem, param_name
+from reports.records import ReportError, StudyData
+from reports.rows import REFERENCE, planned, reference_variant, runs_of, sweep_rows, variant_order
 from reports.selection import failed_notes, images_note
-from reports.table_model import Column, IntervalCell, NumberCell, Row, ScoreCell, Table, mark_best
+from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, mark_best
 from reports.tidy import cell_stats
 
-REFERENCE = "full"
 SCORE_HEADERS = (("precision", "P"), ("recall", "R"), ("f1", "F1"))
 
 
-def _seeds_text(data: StudyData) -> str:
+def seeds_text(data: StudyData) -> str:
     seeds = data.info.seeds
     return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})"
 
@@ -26,7 +27,7 @@ def _spread_text(data: StudyData) -> str:
     n = len(data.info.seeds)
     if n == 1:
         return f"Each cell is a single run (seed {data.info.seeds[0]}): no spread over seeds is available."
-    return (f"Each cell is the mean ± sample standard deviation over {_seeds_text(data)}; a cell with fewer seeds "
+    return (f"Each cell is the mean ± sample standard deviation over {seeds_text(data)}; a cell with fewer seeds "
             f"says n=k/{n}, and a single seed shows its value alone.")
 
 
@@ -42,24 +43,6 @@ def study_notes(data: StudyData) -> list[str]:
     return [*data.notes, *failed_notes(data.failed), *([image] if image else [])]
 
 
-def variant_order(data: StudyData) -> list[str]:
-    """Study-file order for named variants (reference first), then the rest alphabetically."""
-    present = sorted({t.variant for t in data.trials})
-    ordered = [v for v in data.info.variant_order if v in present]
-    ordered += [v for v in present if v not in ordered]
-    reference = reference_variant(data)
-    return ([reference] if reference else []) + [v for v in ordered if v != reference]
-
-
-def reference_variant(data: StudyData) -> str | None:
-    """The full model: the variant named 'full', else the only one with every component switched on."""
-    variants = {t.variant for t in data.trials}
-    if REFERENCE in variants:
-        return REFERENCE
-    complete = {t.variant for t in data.trials if t.components and all(t.components.values())}
-    return complete.pop() if len(complete) == 1 else None
-
-
 def _score_cell(stats: dict | None, score: str, n_expected: int) -> ScoreCell:
     if stats is None:
         return ScoreCell(None, None, 0, n_expected)
@@ -68,13 +51,9 @@ def _score_cell(stats: dict | None, score: str, n_expected: int) -> ScoreCell:
                      n_expected)
 
 
-def _runs(data: StudyData, variant: str, dataset: str) -> dict[int, Trial]:
-    return {t.seed: t for t in data.trials if t.variant == variant and t.dataset == dataset}
-
-
 def significance_against(data: StudyData, variant: str, reference: str, dataset: str) -> tuple[float | None, str]:
     """p-value of the F1 difference to the reference over shared seeds, or None and the reason why not."""
-    ours, theirs = _runs(data, variant, dataset), _runs(data, reference, dataset)
+    ours, theirs = runs_of(data, variant, dataset), runs_of(data, reference, dataset)
     seeds = sorted(set(ours) & set(theirs))
     if not seeds:
         return None, f"{variant} / {dataset}: no seed shared with {reference}; no significance test."
@@ -103,15 +82,17 @@ def _score_columns(data: StudyData, extra: list[tuple[str, bool]]) -> list[Colum
 
 
 def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels: list[str], delta: bool,
-                cost: bool) -> tuple[list[Row], list[str], bool]:
-    """Rows of P/R/F1 cells per dataset (+ delta F1, + step cost); also the notes and whether any test ran."""
-    n_expected = len(data.info.seeds)
+                cost: bool, rules: set[int] = frozenset()) -> tuple[list[Row], list[str], bool]:
+    """Rows of P/R/F1 cells per dataset (+ delta F1, + step cost); also the notes and whether any test ran.
+
+    A cell the study never planned (a variant restricted to other datasets) shows a dash without an n mark."""
     reference = reference_variant(data)
     rows, notes, tested = [], [], False
-    for variant, label in zip(variants, labels):
+    for index, (variant, label) in enumerate(zip(variants, labels)):
         cells = []
         for dataset in data.info.datasets:
             stats = cell_stats(agg, variant, dataset)
+            n_expected = len(data.info.seeds) if planned(data, variant, dataset) else 0
             scores = [_score_cell(stats, score, n_expected) for score, _ in SCORE_HEADERS]
             if reference and variant != reference and stats is not None:
                 p_value, note = significance_against(data, variant, reference, dataset)
@@ -126,7 +107,7 @@ def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels:
             if cost:
                 step = None if stats is None or math.isnan(stats["step_time_s_mean"]) else stats["step_time_s_mean"]
                 cells.append(NumberCell(None if step is None else 1000 * step))
-        rows.append(Row(label, cells))
+        rows.append(Row(label, cells, rule_before=index in rules))
     return rows, notes, tested
 
 
@@ -137,7 +118,7 @@ def _significance_caption(reference: str | None, tested: bool) -> str:
             "the CSV).")
 
 
-def _label(data: StudyData, name: str) -> str:
+def table_label(data: StudyData, name: str) -> str:
     return f"tab:{file_stem(data.info.name)}-{file_stem(name)}".replace("_", "-")
 
 
@@ -145,7 +126,7 @@ def main_table(data: StudyData, agg: pd.DataFrame) -> Table:
     variants = variant_order(data)
     rows, notes, tested = _score_rows(data, agg, variants, variants, delta=False, cost=False)
     caption = score_caption(data, "Main results") + _significance_caption(reference_variant(data), tested)
-    table = Table("main", "Main results", caption, _label(data, "main"), "Method", _score_columns(data, []),
+    table = Table("main", "Main results", caption, table_label(data, "main"), "Method", _score_columns(data, []),
                   rows, study_notes(data) + notes)
     mark_best(table)
     return table
@@ -160,123 +141,27 @@ def ablation_table(data: StudyData, agg: pd.DataFrame) -> Table:
     rows, notes, tested = _score_rows(data, agg, variants, variants, delta=True, cost=False)
     caption = (score_caption(data, "Ablation") + f" ΔF1: mean F1 minus that of {reference}, in points."
                + _significance_caption(reference, tested))
-    table = Table("ablation", "Ablation", caption, _label(data, "ablation"), "Variant",
+    table = Table("ablation", "Ablation", caption, table_label(data, "ablation"), "Variant",
                   _score_columns(data, [("ΔF1", False)]), rows, study_notes(data) + notes)
     mark_best(table)
     return table
 
 
 def sweep_table(data: StudyData, agg: pd.DataFrame, key: str) -> Table:
-    variants = sorted({t.variant for t in data.trials}, key=lambda v: (sort_key(data.param_value(v, key)), v))
-    values = [data.param_value(v, key) for v in variants]
-    distinct = None not in values and len(set(values)) == len(values)
-    labels = values if distinct else variants
+    """Sweep points in the key's order, then the named variants beside the sweep below a rule."""
+    rows_ = sweep_rows(data, key)
+    first_named = next((i for i, r in enumerate(rows_) if not r.on_grid), None)
+    rules = {first_named} if first_named else set()
     cost = key in COST_PARAMS
-    rows, notes, tested = _score_rows(data, agg, variants, labels, delta=False, cost=cost)
+    rows, notes, tested = _score_rows(data, agg, [r.variant for r in rows_], [r.label for r in rows_], delta=False,
+                                      cost=cost, rules=rules)
     name = param_name(key)
     caption = score_caption(data, f"Sweep of {name} ({key})") + _significance_caption(reference_variant(data), tested)
+    if first_named:
+        caption += " Rows below the rule are named variants beside the sweep."
     if cost:
         caption += " step (ms): mean training time per optimisation step over the seeds."
-    table = Table(f"sweep_{file_stem(key)}", f"Sweep: {name}", caption, _label(data, f"sweep-{key}"),
-                  name if distinct else "Variant", _score_columns(data, [("step (ms)", False)] if cost else []),
-                  rows, study_notes(data) + notes)
+    table = Table(f"sweep_{file_stem(key)}", f"Sweep: {name}", caption, table_label(data, f"sweep-{key}"), name,
+                  _score_columns(data, [("step (ms)", False)] if cost else []), rows, study_notes(data) + notes)
     mark_best(table)
     return table
-
-
-def _coalition_cells(data: StudyData, dataset: str) -> tuple[dict[frozenset[str], str], list[str]]:
-    """coalition -> variant for one dataset, with notes on ambiguity."""
-    cells: dict[frozenset[str], set[str]] = {}
-    for trial in data.trials:
-        if trial.dataset == dataset and trial.components is not None:
-            coalition = frozenset(k for k, on in trial.components.items() if on)
-            cells.setdefault(coalition, set()).add(trial.variant)
-    ambiguous = [f"{dataset_name(dataset)}: coalition {coalition_name(c)} is run by several variants "
-                 f"({', '.join(sorted(v))}); no attribution." for c, v in cells.items() if len(v) > 1]
-    return {c: next(iter(v)) for c, v in cells.items() if len(v) == 1}, ambiguous
-
-
-def _coalition_counts(data: StudyData, cells: dict[frozenset[str], str], dataset: str):
-    """coalition -> aligned per-seed counts, or None when a run lacks predictions or examples differ."""
-    reference_ids, result = None, {}
-    for coalition, variant in cells.items():
-        arrays = []
-        for trial in _runs(data, variant, dataset).values():
-            predictions = data.predictions.get(trial.run_id)
-            if predictions is None:
-                return None
-            reference_ids = reference_ids or predictions.ids
-            try:
-                arrays.append(predictions.aligned_to(reference_ids))
-            except ValueError:
-                return None
-        result[coalition] = arrays
-    return result
-
-
-def attribution_table(data: StudyData, agg: pd.DataFrame) -> Table:
-    player_sets = {frozenset(t.components) for t in data.trials if t.components is not None}
-    if len(player_sets) != 1:
-        found = "none" if not player_sets else "; ".join(sorted(coalition_name(p) for p in player_sets))
-        raise ReportError(f"study {data.info.name!r}: component attribution needs every run to carry a "
-                          f"'components' tag over the same components; found component sets: {found}")
-    players = sorted(player_sets.pop())
-    columns, notes = [], []
-    for dataset in data.info.datasets:
-        columns += [Column(dataset_name(dataset), "φ F1"), Column(dataset_name(dataset), "95% CI")]
-    phis: dict[str, dict[str, float]] = {}
-    intervals: dict[str, dict[str, tuple[float, float]]] = {}
-    for dataset in data.info.datasets:
-        cells, ambiguous = _coalition_cells(data, dataset)
-        notes += ambiguous
-        if ambiguous:
-            continue
-        missing = missing_coalitions(players, cells)
-        if missing:
-            notes.append(f"{dataset_name(dataset)}: missing coalitions {', '.join(map(coalition_name, missing))} "
-                         f"({len(missing)} of {2 ** len(players)}); no attribution.")
-            continue
-        values = {c: 100 * cell_stats(agg, v, dataset)["f1_mean"] for c, v in cells.items()}
-        phis[dataset] = shapley_values(players, values)
-        counts = _coalition_counts(data, cells, dataset)
-        if counts is None:
-            notes.append(f"{dataset_name(dataset)}: some coalition runs lack comparable predictions/test.jsonl; "
-                         "no bootstrap interval.")
-        else:
-            intervals[dataset] = bootstrap_intervals(players, counts)
-    rows = []
-    for player in [*players, None]:
-        cells_ = []
-        for dataset in data.info.datasets:
-            phi = phis.get(dataset)
-            if player is None:
-                total = None if phi is None else sum(phi.values())
-                cells_ += [NumberCell(total, signed=True), IntervalCell(None, None)]
-                continue
-            low, high = intervals.get(dataset, {}).get(player, (None, None))
-            cells_ += [NumberCell(None if phi is None else phi[player], signed=True), IntervalCell(low, high)]
-        rows.append(Row(player if player else "sum = F1(all) − F1(∅)", cells_))
-    caption = (f"Exact Shapley attribution of test F1 (×100) to the components {', '.join(players)} (study "
-               f"{data.info.name}, preset {data.info.preset}): the value of a coalition is the mean test F1 over "
-               f"{_seeds_text(data)} of the runs with exactly those components on; φ averages each component's "
-               "marginal gain over all orders of switching components on, and the φ add up to F1(all) − F1(∅). "
-               f"95% CI: percentile interval of a paired bootstrap over test examples ({BOOTSTRAP_ROUNDS:,} "
-               f"resamples, seed {BOOTSTRAP_SEED}).")
-    return Table("attribution", "Component attribution (Shapley)", caption, _label(data, "attribution"),
-                 "Component", columns, rows, study_notes(data) + notes)
-
-
-def tables_for(data: StudyData, agg: pd.DataFrame) -> list[Table]:
-    """The tables a study's report kind calls for."""
-    kind = data.info.kind
-    if kind == "main":
-        return [main_table(data, agg)]
-    if kind == "factorial" or (kind == "ablation" and any(t.components for t in data.trials)):
-        return [ablation_table(data, agg), attribution_table(data, agg)]
-    if kind == "ablation":
-        return [ablation_table(data, agg)]
-    keys = data.info.params or ()
-    if not keys:
-        raise ReportError(f"study {data.info.name!r} is a sweep but its parent run has no 'report_params' tag")
-    return [sweep_table(data, agg, key) for key in keys]
-

@@ -68,13 +68,15 @@ class _Writer:
         return run.info.run_id
 
     def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
-               variants: list[str] | None = None) -> str:
+               variants: list[dict] | None = None, file_name: str | None = None) -> str:
+        """The study's parent run; with variants, the study file is logged too (the runner names it
+        <study>.yaml; docs/tracking.md says study.yaml: the reader takes either)."""
         run_id = self._start({"shapca.role": "study", "study": study, "preset": preset, "report_kind": kind,
                               "report_params": params, "seeds": seeds, "datasets": datasets},
                              f"<parent:{study}/{preset}>")
         if variants is not None:
-            path = self.scratch / "study.yaml"
-            path.write_text(json.dumps({"name": study, "variants": [{"name": v} for v in variants]}))
+            path = self.scratch / (file_name or f"{study}.yaml")
+            path.write_text(json.dumps({"name": study, "variants": variants}))
             self.client.log_artifact(run_id, str(path))
         self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
         self.store.parents[f"{study}/{preset}"] = run_id
@@ -122,17 +124,18 @@ class _Writer:
 # The factorial game: quality of each coalition (components switched on), so F1 grows with the parts.
 QUALITY = {(): 0.45, ("context",): 0.6, ("fusion",): 0.5, ("shapley",): 0.47, ("context", "fusion"): 0.72,
            ("context", "shapley"): 0.66, ("fusion", "shapley"): 0.55, ("context", "fusion", "shapley"): 0.8}
-NAMES = {("context", "fusion", "shapley"): "full", ("fusion", "shapley"): "w/o context",
-         ("context", "shapley"): "w/o fusion", ("context", "fusion"): "w/o shapley"}
 
 
 def _variant(coalition: tuple[str, ...]) -> str:
-    return NAMES.get(coalition) or ("only " + "+".join(coalition) if coalition else "none")
+    """Names as in search_spaces/factorial.yaml: 'full', 'w/o fusion', 'w/o context, shapley', ..."""
+    removed = [c for c in COMPONENTS if c not in coalition]
+    return "w/o " + ", ".join(removed) if removed else "full"
 
 
 def _populate(w: _Writer) -> None:
     order = [_variant(c) for c in sorted(QUALITY, key=lambda c: (-len(c), c))]
-    w.parent("factorial", "cpu", "factorial", "1,2", "twitter2017,mnre", variants=order)
+    w.parent("factorial", "cpu", "factorial", "1,2", "twitter2017,mnre", variants=[{"name": v} for v in order],
+             file_name="study.yaml")
     # An older config of the full model on MNRE, started before the rest: superseded by the newest hash.
     w.trial("factorial", "full", "mnre", 1, quality=0.2, config_hash="h-old", key=99,
             components={c: 1 for c in COMPONENTS})
@@ -141,7 +144,7 @@ def _populate(w: _Writer) -> None:
         for seed in (1, 2):
             w.trial("factorial", _variant(coalition), "twitter2017", seed, quality=quality, components=components,
                     key=index)
-        if coalition in NAMES:  # MNRE has the leave-one-out cells only: its missing coalitions are named
+        if len(coalition) >= 2:  # MNRE has the leave-one-out cells only: its missing coalitions are named
             seeds = (1,) if coalition == ("context", "shapley") else (1, 2)  # one cell short of a seed: n=1/2
             for seed in seeds:
                 w.trial("factorial", _variant(coalition), "mnre", seed, quality=quality - 0.1,
@@ -149,20 +152,27 @@ def _populate(w: _Writer) -> None:
     w.trial("factorial", "w/o fusion", "mnre", 2, status="FAILED", components={"context": 1, "fusion": 0,
             "shapley": 1}, error="RuntimeError: CUDA out of memory while fusing\nTraceback (most recent call last)")
 
-    w.parent("samples", "cpu", "sweep", "1,2", "twitter2017", params="shapley.samples")
+    # A sweep with a named variant beside it, as search_spaces/shapley_samples.yaml has.
+    w.parent("samples", "cpu", "sweep", "1,2", "twitter2017", params="shapley.samples",
+             variants=[{"name": "closed form"}])
     for index, samples in enumerate((1, 4, 16)):
         for seed in (1, 2):
             w.trial("samples", f"shapley.samples={samples}", "twitter2017", seed, quality=0.55 + 0.07 * index,
                     params={"shapley.samples": str(samples)}, step_time=0.02 * samples + 0.01 * seed, key=40 + index)
+    for seed in (1, 2):
+        w.trial("samples", "closed form", "twitter2017", seed, quality=0.72, params={"shapley.samples": "16"},
+                step_time=0.03, key=45)
 
-    w.parent("context", "cpu", "sweep", "1", "twitter2015,twitter2017", params="data.context")
-    for index, generator in enumerate(("llava", "blip2")):
-        for dataset in ("twitter2015", "twitter2017"):
-            w.trial("context", f"data.context={generator}", dataset, 1, quality=0.6 + 0.05 * index,
-                    params={"data.context": generator}, images="none",
-                    key=50 + index + 10 * (dataset == "twitter2017"))
+    # Named variants restricted to some datasets, as search_spaces/context_generator.yaml has.
+    generators = {"none": None, "blip2": ["twitter2015", "twitter2017"], "llava": ["twitter2017"]}
+    w.parent("context", "cpu", "sweep", "1", "twitter2015,twitter2017", params="data.context",
+             variants=[{"name": g, **({"datasets": d} if d else {})} for g, d in generators.items()])
+    for index, (generator, datasets) in enumerate(generators.items()):
+        for dataset in datasets or ("twitter2015", "twitter2017"):
+            w.trial("context", generator, dataset, 1, quality=0.55 + 0.05 * index, params={"data.context": generator},
+                    images="none", key=50 + index + 10 * (dataset == "twitter2017"))
 
-    w.parent("main", "cpu", "main", "1,2", "twitter2017", variants=["full", "baseline"])
+    w.parent("main", "cpu", "main", "1,2", "twitter2017", variants=[{"name": "full"}, {"name": "baseline"}])
     for seed in (1, 2):
         w.trial("main", "baseline", "twitter2017", seed, quality=0.5, key=60)
         w.trial("main", "full", "twitter2017", seed, quality=0.75, key=61)

@@ -70,6 +70,9 @@ def test_figures_are_png_and_pdf(study, built):
 
 def test_tables_say_what_the_fixture_holds(built):
     ablation = (built["factorial"][0] / "ablation.md").read_text()
+    assert [line.split(" | ")[0] for line in ablation.splitlines() if line.startswith("| ")][1:] == [
+        "| full", "| w/o shapley", "| w/o fusion", "| w/o context", "| w/o fusion, shapley", "| w/o context, shapley",
+        "| w/o context, fusion", "| w/o context, fusion, shapley"]  # the full model first, then study-file order
     assert "| w/o fusion |" in ablation and "(n=1/2)" in ablation  # MNRE lost seed 2 of w/o fusion
     assert "FAILED: run" in ablation and "CUDA out of memory" in ablation
     assert "older config hash(es) h-old left out" in ablation
@@ -77,7 +80,14 @@ def test_tables_say_what_the_fixture_holds(built):
     assert "MNRE: missing coalitions ∅, {context}, {fusion}, {shapley} (4 of 8); no attribution." in attribution
     context = (built["context"][0] / "sweep_data_context.md").read_text()
     assert "All runs were trained without images (images=none)." in context
-    assert "step (ms)" in (built["samples"][0] / "sweep_shapley_samples.md").read_text()
+    llava = next(line for line in context.splitlines() if line.startswith("| llava |"))
+    assert llava.startswith("| llava | – | – | – | ") and "n=0" not in llava  # never planned on Twitter-2015
+    samples = (built["samples"][0] / "sweep_shapley_samples.md").read_text()
+    assert "step (ms)" in samples
+    assert [line.split(" | ")[0] for line in samples.splitlines() if line.startswith("| ")][1:] == [
+        "| 1", "| 4", "| 16", "| closed form"]
+    tex = (built["samples"][0] / "sweep_shapley_samples.tex").read_text()
+    assert "\\midrule\nclosed form & " in tex  # a rule between the sweep and the named variant
 
 
 @pytest.mark.parametrize("study", STUDIES)
