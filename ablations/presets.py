@@ -1,0 +1,101 @@
+"""Presets: named sizes of a study (smoke, cpu, full), each a set of config overrides plus cuts to the study.
+
+The preset's name is recorded on every run (tag `preset`), and its overrides change every trial's config hash, so
+trials of different presets never share a table cell or count as each other's finished work.
+docs/studies.md says what each preset does and why it is sized so.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ablations.study import Study, StudyError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    overrides: dict  # flat config overrides, applied last (but never to a key the study sweeps)
+    max_datasets: int | None = None  # keep the study's first N datasets
+    max_seeds: int | None = None  # keep the study's first N seeds
+    max_grid_values: int | None = None  # keep N evenly spaced values of each grid (first and last among them)
+    max_variants: int | None = None  # keep N evenly spaced named variants (of those on the kept datasets)
+    max_samples: int | None = None  # cap an optuna search's num_samples
+
+    def describe(self) -> str:
+        over = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "none"
+        return f"{self.name}: {self.description} (config overrides: {over})"
+
+
+PRESETS = {p.name: p for p in (
+    Preset("smoke", "a tiny slice to check the pipeline end to end in about a minute, not to compare numbers",
+           {"data.limit_train": 48, "data.limit_eval": 48, "train.epochs": 1, "data.max_len": 64,
+            "data.context_max_len": 32},
+           max_datasets=1, max_seeds=1, max_grid_values=2, max_variants=2, max_samples=3),
+    Preset("cpu", "sized for a 2-core laptop: a typical study in roughly 10-30 minutes, trends only",
+           {"data.limit_train": 600, "data.limit_eval": 300, "train.epochs": 2, "data.max_len": 64},
+           max_datasets=1, max_seeds=2, max_samples=12),
+    Preset("full", "the study as written: every dataset, seed, grid value and sample", {}),
+)}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise StudyError(f"unknown preset '{name}'; available: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def spaced(items: list, n: int | None) -> list:
+    """At most n items, evenly spaced and always including the first and the last (n >= 2)."""
+    if n is None or len(items) <= n:
+        return list(items)
+    if n == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+
+
+def apply_preset(study: Study, preset_name: str) -> Study:
+    """A copy of the study cut to the preset, with the preset's overrides to apply last and its name recorded."""
+    preset = get_preset(preset_name)
+    if study.preset is not None:
+        if study.preset == preset.name:
+            return study
+        raise StudyError(f"study '{study.name}' already has preset '{study.preset}'; load it again for '{preset.name}'")
+    cuts = []
+    datasets = study.datasets[:preset.max_datasets] if preset.max_datasets else list(study.datasets)
+    seeds = study.seeds[:preset.max_seeds] if preset.max_seeds else list(study.seeds)
+    if len(datasets) < len(study.datasets):
+        cuts.append(f"datasets {len(study.datasets)} -> {len(datasets)} ({', '.join(datasets)})")
+    if len(seeds) < len(study.seeds):
+        cuts.append(f"seeds {len(study.seeds)} -> {len(seeds)} ({', '.join(map(str, seeds))})")
+
+    sweep = {}
+    for key, dist in study.sweep.items():
+        values = tuple(spaced(list(dist.values), preset.max_grid_values)) if dist.kind == "grid" else dist.values
+        if len(values) < len(dist.values):
+            cuts.append(f"{key} grid {len(dist.values)} -> {len(values)} values "
+                        f"({', '.join(map(str, values))})")
+        sweep[key] = dataclasses.replace(dist, values=values)
+
+    on_kept = [v for v in study.variants if v.datasets is None or set(v.datasets) & set(datasets)]
+    variants = spaced(on_kept, preset.max_variants)
+    if len(variants) < len(study.variants):
+        cuts.append(f"variants {len(study.variants)} -> {len(variants)} ({', '.join(v.name for v in variants)})")
+
+    search = dict(study.search)
+    if "num_samples" in search and preset.max_samples and search["num_samples"] > preset.max_samples:
+        cuts.append(f"num_samples {search['num_samples']} -> {preset.max_samples}")
+        search["num_samples"] = preset.max_samples
+
+    scheduler = dict(study.scheduler) if study.scheduler else None
+    epochs = preset.overrides.get("train.epochs")
+    if scheduler and epochs is not None and scheduler["grace_period"] > epochs:
+        # ASHA cannot wait longer than a trial lasts
+        cuts.append(f"scheduler.grace_period {scheduler['grace_period']} -> {epochs}")
+        scheduler["grace_period"] = epochs
+
+    return dataclasses.replace(
+        study, datasets=datasets, seeds=seeds, sweep=sweep, variants=variants, search=search, scheduler=scheduler,
+        dataset_overrides={d: dict(o) for d, o in study.dataset_overrides.items() if d in datasets},
+        preset=preset.name, preset_overrides=dict(preset.overrides), reductions=tuple(cuts))

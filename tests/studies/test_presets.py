@@ -1,0 +1,105 @@
+"""Presets cut studies as documented; the Optuna search space keeps the file's inclusive bounds."""
+from __future__ import annotations
+
+import yaml
+
+from ablations.plan import plan, resolve_sampled, search_space
+from ablations.presets import PRESETS, apply_preset, spaced
+from ablations.study import load_study
+
+STUDY = {
+    "name": "s", "datasets": ["twitter2017", "mnre"], "seeds": [4, 5, 6],
+    "dataset_overrides": {"twitter2017": {"data.context": "blip2"}, "mnre": {"data.context": "llava_next"}},
+    "sweep": {"align.tau": {"grid": [0.01, 0.02, 0.05, 0.1, 0.2]}, "train.epochs": {"grid": [3, 5]}},
+    "variants": [{"name": "mnre only", "overrides": {"data.context": "cogvlm"}, "datasets": ["mnre"]},
+                 {"name": "a", "overrides": {"model.fusion": False}},
+                 {"name": "b", "overrides": {"align.alignment": "infonce"}},
+                 {"name": "c", "overrides": {"data.context": "none"}}],
+    "search": {"algorithm": "grid"}, "report": {"kind": "sweep", "params": ["align.tau"]},
+}
+OPTUNA = {
+    "name": "o", "datasets": ["twitter2017"], "seeds": [1],
+    "sweep": {"train.lr": {"loguniform": ["1e-5", "1e-4"]}, "align.tau": {"uniform": [0.05, 0.5]},
+              "shapley.samples": {"int": [1, 8]}, "model.fusion_heads": {"logint": [1, 8]},
+              "model.fusion_gate": {"choice": ["none", "token"]}},
+    "search": {"algorithm": "optuna", "num_samples": 20, "seed": 3},
+    "scheduler": {"type": "asha", "grace_period": 2}, "report": {"kind": "sweep", "params": ["train.lr"]},
+}
+
+
+def load(tmp_path, data):
+    path = tmp_path / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_study(str(path))
+
+
+def test_spaced_keeps_first_and_last():
+    assert spaced([1, 2, 3], None) == [1, 2, 3] and spaced([1, 2], 3) == [1, 2]
+    assert spaced([1, 2, 4, 8, 16, 32, 64], 2) == [1, 64]
+    assert spaced([1, 2, 4, 8, 16, 32, 64], 3) == [1, 8, 64]
+    assert spaced(["a", "b"], 1) == ["a"]
+
+
+def test_smoke_cuts(tmp_path):
+    study = load(tmp_path, STUDY)
+    smoke = apply_preset(study, "smoke")
+    assert smoke.preset == "smoke" and smoke.preset_overrides == PRESETS["smoke"].overrides
+    assert smoke.datasets == ["twitter2017"] and smoke.seeds == [4]
+    assert smoke.sweep["align.tau"].values == (0.01, 0.2) and smoke.sweep["train.epochs"].values == (3, 5)
+    # 'mnre only' is dropped with its dataset before the cap keeps the first and last of a, b, c
+    assert [v.name for v in smoke.variants] == ["a", "c"]
+    assert list(smoke.dataset_overrides) == ["twitter2017"]
+    assert any(c.startswith("align.tau grid 5 -> 2") for c in smoke.reductions)
+    assert study.preset is None and len(study.variants) == 4  # the loaded study is not changed
+
+
+def test_preset_overrides_apply_last_but_never_to_swept_keys(tmp_path):
+    specs = plan(load(tmp_path, STUDY), "cpu")
+    assert len(specs) == (5 * 2 + 3) * 2  # first dataset: 10 grid points + 3 variants, 2 seeds
+    grid = [s for s in specs if s.swept]
+    assert {s.config.train.epochs for s in grid} == {3, 5}  # swept: the preset's 2 epochs do not apply
+    assert all(s.config.data.limit_train == 600 and s.config.data.max_len == 64 for s in specs)
+    # a swept key is the study's axis in every row: the named variants keep the default too
+    assert {s.config.train.epochs for s in specs if not s.swept} == {3}
+    assert [s.seed for s in specs[:2]] == [4, 5]
+
+
+def test_full_changes_nothing(tmp_path):
+    study = load(tmp_path, STUDY)
+    full = apply_preset(study, "full")
+    assert full.reductions == () and full.preset_overrides == {}
+    assert len(plan(study, "full")) == (10 + 3) * 3 + (10 + 4) * 3
+
+
+def test_optuna_cuts_and_grace_period(tmp_path):
+    study = load(tmp_path, OPTUNA)
+    smoke = apply_preset(study, "smoke")
+    assert smoke.search["num_samples"] == 3 and smoke.scheduler["grace_period"] == 1
+    assert apply_preset(study, "cpu").search["num_samples"] == 12
+    assert apply_preset(study, "full").scheduler["grace_period"] == 2
+    assert resolve_sampled(study, "smoke", "twitter2017", 1, {}).config.train.epochs == 1
+
+
+def test_search_space_bounds_are_inclusive_in_optuna(tmp_path):
+    from ray.tune.search.optuna import OptunaSearch
+
+    space = search_space(load(tmp_path, OPTUNA))
+    assert list(space) == list(OPTUNA["sweep"])
+    assert (space["shapley.samples"].lower, space["shapley.samples"].upper) == (1, 9)  # Tune: upper exclusive
+    optuna = OptunaSearch.convert_search_space(space)
+    assert (optuna["shapley.samples"].low, optuna["shapley.samples"].high) == (1, 8)
+    assert optuna["model.fusion_heads"].log and optuna["model.fusion_heads"].high == 8
+    assert optuna["train.lr"].log and (optuna["train.lr"].low, optuna["train.lr"].high) == (1e-5, 1e-4)
+    assert not optuna["align.tau"].log and optuna["align.tau"].high == 0.5
+    assert optuna["model.fusion_gate"].choices == ("none", "token")
+
+
+def test_sampled_values_resolve_like_the_runner_applies_them(tmp_path):
+    study = load(tmp_path, OPTUNA)
+    sampled = {"train.lr": 2e-5, "align.tau": 0.123456, "shapley.samples": 3, "model.fusion_heads": 2,
+               "model.fusion_gate": "token"}
+    spec = resolve_sampled(study, "cpu", "twitter2017", 1, sampled)
+    # the runner builds the base (nothing sampled) and lets the trial update it with Tune's values
+    base = resolve_sampled(study, "cpu", "twitter2017", 1, {}).config
+    assert base.update(sampled).hash() == spec.trial_hash
+    assert spec.variant.startswith("train.lr=2e-05, align.tau=0.1235, shapley.samples=3")

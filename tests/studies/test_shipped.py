@@ -1,0 +1,130 @@
+"""Every shipped study loads, validates and plans under every preset; plan sizes, labels and hashes are as designed."""
+from __future__ import annotations
+
+import pytest
+
+from ablations.plan import describe_plan, plan, resolve_sampled
+from ablations.presets import PRESETS, apply_preset
+from ablations.study import STUDY_DIR, available_studies, load_study
+
+SHIPPED = ("shapley_samples", "temperature", "fusion_gating", "context_generator", "ablation", "factorial", "hpo",
+           "main")
+# trials per preset (smoke, cpu, full); for hpo: samples per (dataset, seed) x datasets x seeds
+EXPECTED_TRIALS = {
+    "shapley_samples": (4, 18, 54), "temperature": (2, 14, 42), "fusion_gating": (3, 10, 30),
+    "context_generator": (2, 6, 60), "ablation": (2, 12, 72), "factorial": (2, 16, 48), "hpo": (3, 12, 40),
+    "main": (1, 2, 12),
+}
+
+
+def test_every_required_study_is_shipped():
+    assert set(SHIPPED) <= set(available_studies())
+    assert set(available_studies()) <= set(EXPECTED_TRIALS), "a new study needs its expected sizes here"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_shipped_study_plans_under_every_preset(name, preset):
+    study = load_study(name)
+    text = describe_plan(study, preset)
+    expected = EXPECTED_TRIALS[name][list(PRESETS).index(preset)]
+    assert f"preset     {preset}:" in text
+    if study.is_grid:
+        specs = plan(study, preset)
+        assert len(specs) == expected
+        assert len({s.trial_hash for s in specs}) == len(specs)
+        assert text.count(" run\n") + text.endswith(" run") == expected  # one table line per trial
+        for s in specs:
+            assert s.config.flat()["data.dataset"] == s.dataset and s.config.train.seed == s.seed
+            assert s.trial_hash == s.config.hash() and s.config_hash == s.config.hash(exclude=("train.seed",))
+    else:
+        cut = apply_preset(study, preset)
+        assert cut.search["num_samples"] * len(cut.datasets) * len(cut.seeds) == expected
+        assert f"{expected} trials" in text and "space" in text and "scheduler  asha" in text
+
+
+def test_study_found_by_path_as_well_as_name():
+    assert load_study(STUDY_DIR / "temperature.yaml").name == "temperature"
+
+
+def test_presets_change_every_hash_and_are_recorded():
+    study = load_study("temperature")
+    smoke, full = plan(study, "smoke"), plan(study, "full")
+    assert not {s.trial_hash for s in smoke} & {s.trial_hash for s in full}
+    assert all(s.config.data.limit_train == 48 and s.config.train.epochs == 1 for s in smoke)
+    assert all(s.config.data.limit_train == 0 for s in full)
+
+
+def test_hashes_are_stable_and_split_rows_from_seeds():
+    first, again = plan(load_study("ablation"), "full"), plan(load_study("ablation"), "full")
+    assert [s.trial_hash for s in first] == [s.trial_hash for s in again]
+    by_cell = {}
+    for s in first:
+        by_cell.setdefault((s.variant, s.dataset), set()).add(s.config_hash)
+    assert all(len(h) == 1 for h in by_cell.values())  # seeds share a cell
+    cells = [next(iter(h)) for h in by_cell.values()]
+    assert len(set(cells)) == len(cells)  # variants and datasets do not
+
+
+def test_done_hashes_are_marked_skip():
+    study = load_study("shapley_samples")
+    specs = plan(study, "smoke")
+    text = describe_plan(study, "smoke", {specs[0].trial_hash, specs[2].trial_hash})
+    skipped = [line for line in text.splitlines() if line.endswith("skip (done)")]
+    assert len(skipped) == 2 and specs[0].trial_hash in skipped[0] and specs[2].trial_hash in skipped[1]
+    assert "2 to run, 2 done (skip)" in text
+
+
+def test_shapley_samples_rows():
+    specs = plan(load_study("shapley_samples"), "full")
+    tw = [s for s in specs if s.dataset == "twitter2017" and s.seed == 1]
+    assert [s.variant for s in tw] == [f"shapley.samples={m}" for m in (1, 2, 4, 8, 16, 32, 64)] + [
+        "exact (batch 8)", "closed form"]
+    exact = tw[-2].config
+    assert exact.shapley.estimator == "exact" and exact.train.batch_size == 8 and exact.train.eval_batch_size == 8
+    assert tw[-1].config.shapley.estimator == "closed_form" and tw[-1].config.train.batch_size == 16
+    assert tw[3].swept == {"shapley.samples": 8} and tw[3].config.shapley.samples == 8 and tw[-1].swept == {}
+    assert {s.config.data.context for s in specs if s.dataset == "mnre"} == {"llava_next"}
+
+
+def test_smoke_keeps_the_extremes():
+    specs = plan(load_study("shapley_samples"), "smoke")
+    assert [s.variant for s in specs] == ["shapley.samples=1", "shapley.samples=64", "exact (batch 8)",
+                                          "closed form"]
+
+
+def test_context_generator_runs_each_generator_on_its_datasets_only():
+    specs = plan(load_study("context_generator"), "full")
+    for dataset, names in {"twitter2017": {"none", "blip2", "chatgpt"}, "twitter2015": {"none", "blip2", "chatgpt"},
+                           "mnre": {"none", "llava_next", "cogvlm", "minicpm_v", "qwen_vl", "instructblip", "blip"},
+                           "jmere": {"none", "llava_next", "cogvlm", "minicpm_v", "qwen_vl", "instructblip",
+                                     "blip"}}.items():
+        rows = {s.variant: s.config.data.context for s in specs if s.dataset == dataset}
+        assert set(rows) == names and all(rows[n] == n for n in names)
+    assert all(s.config.data.context_fallback == "empty" for s in specs if s.variant == "chatgpt")
+
+
+def test_ablation_and_factorial_components():
+    ablation = plan(load_study("ablation"), "full")
+    full = [s for s in ablation if s.variant == "full" and s.dataset == "mnre"][0]
+    assert full.components == {"context": 1, "shapley": 1, "context_text": 1, "context_image": 1, "fusion": 1}
+    assert full.config.data.context == "llava_next"
+    wo = {s.variant: s for s in ablation if s.dataset == "mnre" and s.seed == 1}
+    assert wo["w/o context"].config.data.context == "none" and wo["w/o context"].components["context"] == 0
+    assert wo["w/o Shapley"].config.align.alignment == "infonce"
+    assert wo["w/o context-text alignment"].config.align.context_text == 0
+    assert wo["w/o context-image alignment"].config.align.context_image == 0
+    assert wo["w/o adaptive fusion"].config.model.fusion is False
+    combos = {tuple(sorted(s.components.items())) for s in plan(load_study("factorial"), "full")}
+    assert len(combos) == 8
+
+
+def test_hpo_base_and_sampled_trials():
+    study = load_study("hpo")
+    base = resolve_sampled(study, "full", "twitter2017", 1, {})
+    assert base.variant == "base" and base.config.train.epochs == 6 and base.config.data.context == "blip2"
+    spec = resolve_sampled(study, "cpu", "twitter2017", 1, {"model.fusion_gate": "vector", "train.lr": 3.33333e-5,
+                                                            "shapley.samples": 5})
+    assert spec.variant == "train.lr=3.333e-05, shapley.samples=5, model.fusion_gate=vector"  # sweep order
+    assert spec.config.train.epochs == 2 and spec.config.shapley.samples == 5 and spec.config.train.lr == 3.33333e-5
+    assert spec.components is None and spec.swept["shapley.samples"] == 5
