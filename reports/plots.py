@@ -26,8 +26,8 @@ def _save(figure: Figure, stem: Path) -> list[Path]:
     FigureCanvasAgg(figure)
     figure.tight_layout()
     paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.pdf"]
-    figure.savefig(paths[0], dpi=150)
-    figure.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: same input, same file
+    figure.savefig(paths[0], dpi=150, bbox_inches="tight")  # "tight" keeps a legend outside the axes
+    figure.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})  # no timestamp: same input, same file
     return paths
 
 
@@ -98,7 +98,11 @@ def sweep_plot(data: StudyData, agg: pd.DataFrame, key: str, stem: Path) -> list
     axes.set_ylabel("test F1 ×100 (mean ± std over seeds)")
     axes.set_title(f"{data.info.name}: {param_name(key)} (preset {data.info.preset})", fontsize=9)
     if len(axes.get_legend_handles_labels()[0]) <= _LEGEND_LIMIT:
-        axes.legend(fontsize=7, title=None if numeric else param_name(key), title_fontsize=7)
+        if numeric:
+            axes.legend(fontsize=7)
+        else:  # outside, on the right: bars fill the whole axes and a legend inside hides some
+            axes.legend(fontsize=7, title=param_name(key), title_fontsize=7, loc="upper left",
+                        bbox_to_anchor=(1.01, 1.0))
     return _save(figure, stem)
 
 

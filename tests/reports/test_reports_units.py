@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from reports.attribution_table import attribution_table
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.render import latex_escape, to_csv, to_latex, to_markdown
+from reports.rows import grid_point, planned, sweep_rows
 from reports.selection import choose_preset, select_trials
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, fixed, mark_best
 from reports.tables import main_table, sweep_table
@@ -17,7 +20,8 @@ _clock = iter(range(1, 10_000))
 
 
 def make_trial(variant="full", dataset="twitter2017", seed=1, f1=0.7, *, status="FINISHED", config_hash=None,
-               preset="cpu", params=None, step=0.1, test=True, dev=True, trial_hash=None, images=None) -> Trial:
+               preset="cpu", params=None, step=0.1, test=True, dev=True, trial_hash=None, images=None,
+               components=None) -> Trial:
     metrics = {}
     if test:
         metrics |= {"test_precision": f1 + 0.05, "test_recall": f1 - 0.05, "test_f1": f1}
@@ -28,7 +32,8 @@ def make_trial(variant="full", dataset="twitter2017", seed=1, f1=0.7, *, status=
     start = next(_clock)
     return Trial(run_id=f"r{start}", status=status, start_time=start, variant=variant, dataset=dataset, seed=seed,
                  preset=preset, config_hash=config_hash, trial_hash=trial_hash or f"{config_hash}-{dataset}-{seed}",
-                 params=params or {}, metrics=metrics if status == "FINISHED" else {}, images=images)
+                 params=params or {}, metrics=metrics if status == "FINISHED" else {}, images=images,
+                 components=components)
 
 
 def make_data(trials, seeds=(1, 2, 3), datasets=("twitter2017",), kind="main", params=()) -> StudyData:
@@ -183,3 +188,42 @@ def test_main_table_marks_significance_against_full():
     baseline_f1 = table.rows[1].cells[2]
     assert baseline_f1.marker == "‡" and baseline_f1.p_value < 0.001
     assert "approximate randomisation" in table.caption
+
+
+def test_grid_point_parses_sweep_labels_only():
+    assert grid_point("shapley.samples=16") == {"shapley.samples": "16"}
+    assert grid_point("train.lr=3e-05, align.tau=0.1") == {"train.lr": "3e-05", "align.tau": "0.1"}
+    for named in ("full", "w/o Shapley, fusion", "closed form", "exact (batch 8)"):
+        assert grid_point(named) is None
+
+
+def test_sweep_rows_points_in_value_order_then_named_variants():
+    trials = [make_trial(f"align.tau={t}", f1=0.6, params={"align.tau": t}) for t in ("0.5", "0.02", "0.1")]
+    trials.append(make_trial("closed form", f1=0.6, params={"align.tau": "0.1"}))
+    data = make_data(trials, kind="sweep", params=("align.tau",))
+    rows = sweep_rows(data, "align.tau")
+    assert [(r.label, r.on_grid) for r in rows] == [("0.02", True), ("0.1", True), ("0.5", True),
+                                                    ("closed form", False)]
+    table = sweep_table(data, aggregate(tidy_frame(data)), "align.tau")
+    assert [r.rule_before for r in table.rows] == [False, False, False, True]
+
+
+def test_cells_a_variant_never_planned_show_no_missing_seed_mark():
+    trials = [make_trial("none", "twitter2015", f1=0.5), make_trial("none", "mnre", f1=0.5),
+              make_trial("llava", "mnre", f1=0.6)]
+    data = make_data(trials, seeds=(1,), datasets=("twitter2015", "mnre"))
+    data.info = replace(data.info, variant_datasets={"llava": ("mnre",)})
+    assert not planned(data, "llava", "twitter2015") and planned(data, "llava", "mnre")
+    md = to_markdown(main_table(data, aggregate(tidy_frame(data))))
+    assert "| llava | – | – | – |" in md and "n=0" not in md
+
+
+def test_leave_one_out_ablation_states_missing_coalitions_compactly():
+    players = ("a", "b", "c", "d", "e")
+    trials = [make_trial("full", components={p: 1 for p in players})]
+    trials += [make_trial(f"w/o {p}", f1=0.6, components={q: int(q != p) for q in players}) for p in players]
+    data = make_data(trials, seeds=(1,), kind="ablation")
+    table = attribution_table(data, aggregate(tidy_frame(data)))
+    assert ("Twitter-2017: 26 of 32 coalitions missing; only {a, b, c, d}, {a, b, c, e}, {a, b, d, e}, "
+            "{a, c, d, e}, {b, c, d, e}, {a, b, c, d, e} were run") in " ".join(table.notes)
+    assert all(c.value is None for row in table.rows for c in row.cells if isinstance(c, NumberCell))
