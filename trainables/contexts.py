@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from collections import deque
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import ray
@@ -121,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def generate(args: argparse.Namespace, log) -> dict:
-    settings = GenerationSettings(model=args.model, prompt=args.prompt, max_new_tokens=args.max_new_tokens,
+    # a local model folder is named by its absolute path: workers may run in another directory
+    model = str(Path(args.model).resolve()) if Path(args.model).is_dir() else args.model
+    settings = GenerationSettings(model=model, prompt=args.prompt, max_new_tokens=args.max_new_tokens,
                                   do_sample=args.do_sample, temperature=args.temperature, top_p=args.top_p,
                                   seed=args.seed, trust_remote_code=args.trust_remote_code)
     if args.batch_size <= 0 or args.shard_size <= 0:
