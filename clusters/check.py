@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{exc}\n{path}: refused (1 error)")
             refused += 1
             continue
-        for problem in problems:
+        for problem in sorted(problems, key=lambda p: (bool(p.source), lines.get(p.key, 0))):  # in file order
             print(problem.render(str(path), lines))
         bad = sum(_refuses(p, args.strict) for p in problems)
         warnings = sum(p.severity == WARNING for p in problems)

@@ -4,6 +4,7 @@ They read the shell commands of the file (setup and start commands), so they loo
 SHAPCA_STORAGE, a `pip install -e DIR` (or `git+URL`) of the project, a mount of shared storage, the MLflow server's
 bind address. Each finding names the key (e.g. `setup_commands[3]`) that holds the command or should hold it.
 """
+import posixpath
 import re
 
 from clusters.nodes import NodeType, cluster_is_multi_node, node_types
@@ -18,10 +19,13 @@ HEAD_LISTS = _COMMON + ("head_setup_commands", "head_start_ray_commands")
 WORKER_LISTS = _COMMON + ("worker_setup_commands", "worker_start_ray_commands")
 
 _STORAGE = re.compile(rf"\b{STORAGE_VAR}=(\"[^\"]*\"|'[^']*'|[^\s;'\"&|]+)")
-_EDITABLE = re.compile(r"pip3? install\b[^;&|]*?(?:-e|--editable)[ =]+([^\s;&|]+)")
+_EDITABLE = re.compile(r"pip3? install\b[^;&|]*?(?<![\w-])(?:-e|--editable)[ =]+([^\s;&|]+)")
 _GIT_INSTALL = re.compile(r"pip3? install\b[^;&|]*\bgit\+\S+")
 _PREBAKED = re.compile(r"\bimport shapca\b")  # a node image that already has the project: setup only checks it
-_GIT_CLONE = re.compile(r"git clone\b[^;&|]*?\s(\S+)\s+([^\s;&|-][^\s;&|]*)\s*(?:$|[;&|])")
+_SEGMENTS = re.compile(r"&&|\|\||[;&|\n]")
+_CLONE_VALUE_OPTIONS = {"--depth", "-b", "--branch", "-o", "--origin", "--reference", "-c", "--config", "-j", "--jobs",
+                        "--shallow-since", "--shallow-exclude", "-u", "--upload-pack", "--template",
+                        "--separate-git-dir"}
 _MOUNT = re.compile(r"\bmount\b[^;&|]*\s(/[^\s;&|]*)\s*(?:$|[;&|])")
 _MOUNTPOINT = re.compile(r"\bmountpoint\b[^;&|]*\s(/[^\s;&|]*)")
 _MLFLOW = re.compile(r"\bmlflow (?:server|ui)\b[^;&|]*")
@@ -135,19 +139,57 @@ def storage_value(raw: dict) -> str | None:
     return None
 
 
+def _absolute(path: str, cwd: str) -> str:
+    """A path as the remote shell sees it; relative paths are relative to `cwd` (an SSH session starts in ~)."""
+    path = _home_relative(path)
+    if path.startswith(("~", "/", "$")):
+        return path
+    return posixpath.normpath(posixpath.join(cwd, path)).rstrip("/") or "/"
+
+
+def _clone_targets(cmd: str) -> set[str]:
+    """Where `git clone URL [DIR]` commands put their copies."""
+    targets, cwd = set(), "~"
+    for segment in _SEGMENTS.split(cmd):
+        words = segment.split()
+        if words[:1] == ["cd"] and len(words) > 1:
+            cwd = _absolute(words[1], cwd)
+        if words[:2] == ["git", "clone"]:
+            args, rest = [], iter(words[2:])
+            for word in rest:
+                if word in _CLONE_VALUE_OPTIONS:
+                    next(rest, None)
+                elif not word.startswith("-"):
+                    args.append(word)
+            if args:
+                name = args[1] if len(args) > 1 else posixpath.basename(args[0].rstrip("/")).removesuffix(".git")
+                targets.add(_absolute(name, cwd))
+    return targets
+
+
+def _editable_targets(cmd: str) -> list[tuple[str, str]]:
+    """(as written, resolved) for every `pip install -e DIR`, following `cd` earlier in the same command."""
+    found, cwd = [], "~"
+    for segment in _SEGMENTS.split(cmd):
+        words = segment.split()
+        if words[:1] == ["cd"] and len(words) > 1:
+            cwd = _absolute(words[1], cwd)
+        found += [(m.group(1), _absolute(m.group(1), cwd)) for m in _EDITABLE.finditer(segment)]
+    return found
+
+
 def _install(raw: dict, role: str, lists: tuple[str, ...]) -> list[Problem]:
     cmds = commands(raw, lists)
     provided = {_home_relative(str(remote)) for remote in (raw.get("file_mounts") or {})}
-    provided |= {_home_relative(m.group(2)) for _, cmd in cmds for m in _GIT_CLONE.finditer(cmd)}
+    provided |= {target for _, cmd in cmds for target in _clone_targets(cmd)}
     problems, installs = [], 0
     for key, cmd in cmds:
         if _GIT_INSTALL.search(cmd) or _PREBAKED.search(cmd):
             installs += 1
-        for m in _EDITABLE.finditer(cmd):
+        for written, target in _editable_targets(cmd):
             installs += 1
-            target = _home_relative(m.group(1))
             if not any(target == p or target.startswith(p + "/") for p in provided):
-                problems.append(Problem(ERROR, key, f"installs {m.group(1)} but no file_mounts entry or git clone "
+                problems.append(Problem(ERROR, key, f"installs {written} but no file_mounts entry or git clone "
                                                     f"puts the project there"))
     if not installs:
         problems.append(Problem(ERROR, "setup_commands",

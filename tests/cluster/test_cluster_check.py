@@ -136,3 +136,18 @@ def test_simulated_cluster_file_passes_and_never_runs_ray_stop(tmp_path):
     head = next(c for c in config["head_start_ray_commands"] if "ray start --head" in c)
     assert all(f"--{flag}={port}" in head for flag, port in ports.items() if flag != "mlflow")
     assert config["auth"]["ssh_proxy_command"] == "nc 127.0.0.1 2222"
+
+
+@pytest.mark.parametrize("setup, mounts, ok", [
+    (["cd ~/shapca && pip install -e ."], {"~/shapca": "."}, True),
+    (["git clone --depth 1 https://example.org/shapca.git && pip install -e shapca"], {}, True),
+    (["cd /opt && git clone https://example.org/shapca.git code && pip install -e /opt/code"], {}, True),
+    (["pip install git+https://example.org/shapca.git"], {}, True),
+    (["pip install -e ~/elsewhere"], {"~/shapca": "."}, False),  # installs a folder nothing puts there
+])
+def test_setup_must_install_the_project_from_a_copy_that_is_there(setup, mounts, ok):
+    raw = yaml.safe_load((ROOT / "clusters" / "broken" / "no_install.yaml").read_text())
+    raw["setup_commands"] = setup + ["echo 'export SHAPCA_STORAGE=s3://bucket/x' >> ~/.bashrc"]
+    raw["file_mounts"] = mounts | {"~/.ray/auth_token": "~/.ray/auth_token"}
+    errors = [p for p in check_config(raw) if p.severity == ERROR]
+    assert (errors == []) == ok, errors
