@@ -10,14 +10,14 @@ from pathlib import Path
 from ray.tune import Callback
 
 from ablations.tracking import StudyRuns, code_version
-from trainables.driver import resolve
+from trainables.driver import payload, resolve
 from trainables.worker import PREDICTIONS_FILE
 
 FINAL_KEYS = ("dev_precision", "dev_recall", "dev_f1", "test_precision", "test_recall", "test_f1")
 
 
 def trial_payload(trial) -> dict:
-    return trial.config.get("trial", trial.config)
+    return payload(trial.config)
 
 
 def variant_label(payload: dict) -> str:

@@ -5,7 +5,7 @@ reach Tune through `TuneReportCallback`. The inner Train run is named after the 
 study's storage path, so a restarted trial (or a resumed study) picks up its own run and checkpoint.
 
 Tune config layout (built by the runner):
-    {"base": <resolved Config as dict>, "params": {<dotted key>: <sampled value>, ...}, "meta": {...}}
+    {"trial": {"base": <resolved Config as dict>, "params": {<dotted key>: <sampled value>, ...}, "meta": {...}}}
 meta: storage (path or URI), workers, cpus_per_worker, gpus_per_worker, max_failures, backend (auto|gloo|nccl).
 """
 from __future__ import annotations
@@ -15,7 +15,13 @@ from shapca.config import Config
 DRIVER_CPU = 0.01  # Tune refuses a trial of zero resources; the trial's real work runs in the Train workers
 
 
+def payload(tune_config: dict) -> dict:
+    """The runner nests each trial's settings under "trial" (a grid point or a sampled space)."""
+    return tune_config.get("trial", tune_config)
+
+
 def resolve(tune_config: dict) -> Config:
+    tune_config = payload(tune_config)
     cfg = Config.from_dict(tune_config["base"], where="trial base config")
     if tune_config.get("params"):
         cfg.update(dict(tune_config["params"]), where="sampled parameters")
@@ -34,7 +40,7 @@ def run_trial(tune_config: dict) -> None:
 
     from trainables.worker import train_loop
 
-    meta = tune_config["meta"]
+    meta = payload(tune_config)["meta"]
     cfg = resolve(tune_config)
     gpus = float(meta.get("gpus_per_worker", 0))
     backend = meta.get("backend", "auto")
