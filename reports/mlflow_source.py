@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import tempfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 from mlflow.tracking import MlflowClient
 
 from reports.records import REPORT_KINDS, Predictions, ReportError, StudyData, StudyInfo, Trial
-from reports.selection import choose_preset, select_trials
+from reports.selection import choose_preset, error_summary, select_trials
 
 # Progress bars per downloaded artifact would flood the log of a study with many trials.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -189,8 +190,9 @@ def load_study(client: MlflowClient, study: str, preset: str | None = None) -> S
     info = study_info(parent)
     counted, failed, notes = select_trials(trials)
     if not counted:
-        raise ReportError(f"study {study!r} preset {chosen!r}: no FINISHED trial runs "
-                          f"({len(trials)} trial run(s) in other states)")
+        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t.status for t in trials).items()))
+        first = f"; first failure: {error_summary(failed[0].error)}" if failed else ""
+        raise ReportError(f"study {study!r} preset {chosen!r}: no FINISHED trial runs to tabulate ({states}){first}")
     if len(parents) > 1:
         notes.append(f"{len(parents)} parent runs for this study and preset; seeds and datasets are read from the "
                      f"newest, {parent.info.run_id}.")

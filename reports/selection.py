@@ -10,6 +10,7 @@ Decisions (stated in every table's notes when they apply):
 """
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 
 from reports.records import SCORES, ReportError, Trial
@@ -81,15 +82,23 @@ def select_trials(trials: list[Trial]) -> tuple[list[Trial], list[Trial], list[s
     return counted, failed, notes
 
 
-def failed_notes(failed: list[Trial], limit: int = 160) -> list[str]:
-    """One note line per failed trial, with its error cut to `limit` characters."""
-    lines = []
-    for trial in failed:
-        error = " ".join((trial.error or "no error tag").split())
-        if len(error) > limit:
-            error = error[: limit - 3] + "..."
-        lines.append(f"FAILED: {trial.describe()}: {error}")
-    return lines
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def error_summary(error: str | None, limit: int = 160) -> str:
+    """The line that says what went wrong: for a traceback, its last line (the exception), without colour codes."""
+    if not error:
+        return "no error tag"
+    lines = [line.rstrip() for line in _ANSI.sub("", error).splitlines() if line.strip()]
+    # Frames are indented; "Traceback ..." and Ray's "Failure # 1 ..." are headers. The exception line is neither.
+    plain = [line for line in lines if not line.startswith((" ", "\t", "Traceback", "Failure #"))]
+    text = " ".join((plain[-1] if plain else " ".join(lines)).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def failed_notes(failed: list[Trial]) -> list[str]:
+    """One note line per failed trial, with the gist of its error."""
+    return [f"FAILED: {trial.describe()}: {error_summary(trial.error)}" for trial in failed]
 
 
 def images_note(trials: list[Trial]) -> str | None:

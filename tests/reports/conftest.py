@@ -150,7 +150,9 @@ def _populate(w: _Writer) -> None:
                 w.trial("factorial", _variant(coalition), "mnre", seed, quality=quality - 0.1,
                         components=components, key=index + 20)
     w.trial("factorial", "w/o fusion", "mnre", 2, status="FAILED", components={"context": 1, "fusion": 0,
-            "shapley": 1}, error="RuntimeError: CUDA out of memory while fusing\nTraceback (most recent call last)")
+            "shapley": 1}, error=("Failure # 1 (occurred at 2026-01-01)\n\x1b[36mray::ImplicitFunc.train()\x1b[39m\n"
+                   "Traceback (most recent call last):\n  File \"shapca/fusion.py\", line 9, in forward\n"
+                   "    gate = self.gate(x)\nRuntimeError: CUDA out of memory while fusing"))
 
     # A sweep with a named variant beside it, as search_spaces/shapley_samples.yaml has.
     w.parent("samples", "cpu", "sweep", "1,2", "twitter2017", params="shapley.samples",

@@ -11,7 +11,7 @@ from reports.attribution_table import attribution_table
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.render import latex_escape, to_csv, to_latex, to_markdown
 from reports.rows import grid_point, planned, sweep_rows
-from reports.selection import choose_preset, select_trials
+from reports.selection import choose_preset, error_summary, select_trials
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, fixed, mark_best
 from reports.tables import main_table, sweep_table
 from reports.tidy import TIDY_COLUMNS, aggregate, tidy_frame
@@ -227,3 +227,13 @@ def test_leave_one_out_ablation_states_missing_coalitions_compactly():
     assert ("Twitter-2017: 26 of 32 coalitions missing; only {a, b, c, d}, {a, b, c, e}, {a, b, d, e}, "
             "{a, c, d, e}, {b, c, d, e}, {a, b, c, d, e} were run") in " ".join(table.notes)
     assert all(c.value is None for row in table.rows for c in row.cells if isinstance(c, NumberCell))
+
+
+def test_error_summary_takes_the_exception_line_of_a_ray_traceback():
+    error = ("Failure # 1 (occurred at 2026-11-27_03-31-59)\n\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=1)\n"
+             "  File \"trainables/driver.py\", line 37, in run_trial\n    meta = tune_config[\"meta\"]\n"
+             "           ~~~~~~~~~~~^^^^^^^^\nKeyError: 'meta'")
+    assert error_summary(error) == "KeyError: 'meta'"
+    assert error_summary("plain message\nover two lines") == "over two lines"
+    assert error_summary(None) == "no error tag"
+    assert error_summary("x" * 300).endswith("...") and len(error_summary("x" * 300)) == 160
