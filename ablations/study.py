@@ -83,6 +83,34 @@ def format_value(v) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
+def check_components(kind: str, variants: list, sweep: dict, where: str) -> None:
+    """Ablation: every variant tagged with the same components, one full model; factorial: every combination once."""
+    if sweep:
+        raise StudyError(f"{where}: an {kind} study compares variants; it sweeps nothing")
+    if not variants or any(v.components is None for v in variants):
+        raise StudyError(f"{where}: every variant of an {kind} study needs components (name -> 0/1)")
+    names = sorted(variants[0].components)
+    for v in variants:
+        if sorted(v.components) != names:
+            raise StudyError(f"{where}: variant '{v.name}' has components {sorted(v.components)}, "
+                             f"the first variant has {names}")
+    full = [v.name for v in variants if all(v.components.values())]
+    if len(full) != 1:
+        raise StudyError(f"{where}: an {kind} study needs exactly one variant with every component on, got "
+                         f"{full or 'none'}")
+    if kind == "factorial":
+        seen = {}
+        for v in variants:
+            combo = tuple(v.components[n] for n in names)
+            if combo in seen:
+                raise StudyError(f"{where}: variants '{seen[combo]}' and '{v.name}' have the same components")
+            seen[combo] = v.name
+        missing = [dict(zip(names, c)) for c in itertools.product((0, 1), repeat=len(names)) if c not in seen]
+        if missing:
+            raise StudyError(f"{where}: a factorial study needs all {2 ** len(names)} combinations of {names}; "
+                             f"missing {missing}")
+
+
 @dataclass(frozen=True)
 class Row:
     """One table row of a grid study on one dataset: one point of the sweep grid, or one named variant."""

@@ -6,14 +6,13 @@ whole configs (choices, combinations, context generators per dataset) are checke
 from __future__ import annotations
 
 import difflib
-import itertools
 from pathlib import Path
 
 import yaml
 
 from ablations.study import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, METRICS, REPORT_KINDS, REQUIRED,
                              SAMPLERS, SCHEDULERS, VARIANT_KEYS, Distribution, Study, StudyError, Variant,
-                             format_value)
+                             check_components, format_value)
 from shapca.config import Config, ConfigError
 from shapca.data.types import DATASETS
 
@@ -259,10 +258,12 @@ class _Parser:
         # YAML 1.1 reads 1e-5 (no dot) as text: numeric text is accepted, anything else refused
         if _is_number(v):
             return v
-        try:
-            return float(v) if isinstance(v, str) else float("not a number")
-        except ValueError:
-            self.fail(where, f"bounds must be numbers, got {v!r}")
+        if isinstance(v, str):
+            try:
+                return float(v)
+            except ValueError:
+                pass
+        self.fail(where, f"bounds must be numbers, got {v!r}")
 
     def search(self, data) -> dict:
         s = self.mapping(data["search"], self.at(data, "search"), ("algorithm", "num_samples", "sampler", "seed"),
@@ -338,30 +339,3 @@ class _Parser:
         if study.variants:
             self.fail(self.at(data, "variants"), "variants are rows of a grid study; an optuna search has none")
 
-
-def check_components(kind: str, variants: list, sweep: dict, where: str) -> None:
-    """Ablation: every variant tagged with the same components, one full model; factorial: every combination once."""
-    if sweep:
-        raise StudyError(f"{where}: an {kind} study compares variants; it sweeps nothing")
-    if not variants or any(v.components is None for v in variants):
-        raise StudyError(f"{where}: every variant of an {kind} study needs components (name -> 0/1)")
-    names = sorted(variants[0].components)
-    for v in variants:
-        if sorted(v.components) != names:
-            raise StudyError(f"{where}: variant '{v.name}' has components {sorted(v.components)}, "
-                             f"the first variant has {names}")
-    full = [v.name for v in variants if all(v.components.values())]
-    if len(full) != 1:
-        raise StudyError(f"{where}: an {kind} study needs exactly one variant with every component on, got "
-                         f"{full or 'none'}")
-    if kind == "factorial":
-        seen = {}
-        for v in variants:
-            combo = tuple(v.components[n] for n in names)
-            if combo in seen:
-                raise StudyError(f"{where}: variants '{seen[combo]}' and '{v.name}' have the same components")
-            seen[combo] = v.name
-        missing = [dict(zip(names, c)) for c in itertools.product((0, 1), repeat=len(names)) if c not in seen]
-        if missing:
-            raise StudyError(f"{where}: a factorial study needs all {2 ** len(names)} combinations of {names}; "
-                             f"missing {missing}")

@@ -58,7 +58,7 @@ def test_preset_overrides_apply_last_but_never_to_swept_keys(tmp_path):
     assert len(specs) == (5 * 2 + 3) * 2  # first dataset: 10 grid points + 3 variants, 2 seeds
     grid = [s for s in specs if s.swept]
     assert {s.config.train.epochs for s in grid} == {3, 5}  # swept: the preset's 2 epochs do not apply
-    assert all(s.config.data.limit_train == 600 and s.config.data.max_len == 64 for s in specs)
+    assert all(s.config.data.limit_train == 400 and s.config.data.max_len == 64 for s in specs)
     # a swept key is the study's axis in every row: the named variants keep the default too
     assert {s.config.train.epochs for s in specs if not s.swept} == {3}
     assert [s.seed for s in specs[:2]] == [4, 5]
