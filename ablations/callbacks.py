@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
+from ablations.plan import variant_label as sampled_label
 from ablations.tracking import StudyRuns, code_version
 from trainables.driver import payload, resolve
 from trainables.worker import PREDICTIONS_FILE
@@ -21,10 +22,8 @@ def trial_payload(trial) -> dict:
 
 
 def variant_label(payload: dict) -> str:
-    meta = payload["meta"]
-    if meta.get("variant"):
-        return meta["variant"]
-    return ", ".join(f"{k}={v}" for k, v in sorted(payload.get("params", {}).items())) or "base"
+    """A grid trial's planned label, or for a sampled trial its values ("key=value, ...")."""
+    return payload["meta"].get("variant") or sampled_label(dict(payload.get("params", {})))
 
 
 class MLflowTrials(Callback):
@@ -79,7 +78,8 @@ class MLflowTrials(Callback):
             self.runs.client.set_tag(st["run_id"], "stopped_early", f"epoch {last.get('epoch')}/{st['epochs']}")
         ckpt = last.get("checkpoint_path")
         if ckpt and (Path(ckpt) / PREDICTIONS_FILE).exists():
-            self.runs.client.log_artifact(st["run_id"], str(Path(ckpt) / PREDICTIONS_FILE), "predictions")
+            self.runs.client.log_text(st["run_id"], (Path(ckpt) / PREDICTIONS_FILE).read_text(),
+                                      "predictions/test.jsonl")
         self.runs.finish(st["run_id"], ok=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):

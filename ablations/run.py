@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from ablations.presets import apply_preset  # noqa: E402
-from ablations.study import StudyError, describe_plan, load_study, plan, resolve_sampled, search_space  # noqa: E402
+from ablations.plan import describe_plan, plan, resolve_sampled, search_space  # noqa: E402
+from ablations.study import StudyError, load_study  # noqa: E402
 from ablations.tracking import StudyRuns, TrackingError, check_reachable, default_tracking_uri  # noqa: E402
 
 
@@ -59,6 +60,20 @@ def connect_ray(address: str | None):
                  log_to_driver=False)
 
 
+def fitting_trials(study) -> int:
+    """How many trials the cluster's CPUs and GPUs can run at once (Tune would otherwise start every trial's
+    driver at once and leave their workers queueing)."""
+    import ray
+
+    have = ray.cluster_resources()
+    r = study.resources
+    workers = max(1, int(r.get("workers", 1)))
+    fits = [int(have.get("CPU", 1) // max(1e-9, workers * float(r.get("cpus_per_worker", 1))))]
+    if float(r.get("gpus_per_worker", 0)) > 0:
+        fits.append(int(have.get("GPU", 0) // (workers * float(r["gpus_per_worker"]))))
+    return max(1, min(fits))
+
+
 def meta_for(study, spec_variant: str | None, components, args, storage: str) -> dict:
     r = study.resources
     return {"study": study.name, "preset": study.preset, "variant": spec_variant, "components": components,
@@ -86,7 +101,7 @@ def run_tuner(param_space: dict, study, args, storage: str, name: str, runs: Stu
         trainable, param_space=param_space,
         tune_config=tune.TuneConfig(metric=metric, mode=study.mode, search_alg=search_alg,
                                     scheduler=make_scheduler(study.scheduler, epochs),
-                                    num_samples=num_samples, max_concurrent_trials=args.max_concurrent or None),
+                                    num_samples=num_samples, max_concurrent_trials=args.max_concurrent or fitting_trials(study)),
         run_config=tune.RunConfig(name=name, storage_path=storage, callbacks=callbacks, verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
@@ -175,6 +190,7 @@ def main(argv=None) -> int:
 
         outputs = build_study(study.name, uri, preset=study.preset)
         print("tables:", *[str(p) for p in outputs], sep="\n  ")
+    runs.close_parent()
     return 0
 
 

@@ -179,12 +179,10 @@ def resolve(study: Study, dataset: str, seed: int, row_overrides: dict, where: s
     if cfg.shapley.estimator == "exact":
         from shapca.shapley import MAX_EXACT_PLAYERS  # the contexts of one mini-batch are the players
 
-        # the alignment loss is also computed on evaluation batches, so both sizes bound k
-        for key, size in (("train.batch_size", cfg.train.batch_size), ("train.eval_batch_size",
-                                                                      cfg.train.eval_batch_size)):
-            if size > MAX_EXACT_PLAYERS:
-                raise StudyError(f"{where}: shapley.estimator=exact enumerates 2^k coalitions of the k pairs of a "
-                                 f"mini-batch; {key} {size} exceeds {MAX_EXACT_PLAYERS}")
+        # the alignment loss runs on training batches only, so the training batch size bounds k
+        if cfg.train.batch_size > MAX_EXACT_PLAYERS:
+            raise StudyError(f"{where}: shapley.estimator=exact enumerates 2^k coalitions of the k pairs of a "
+                             f"mini-batch; train.batch_size {cfg.train.batch_size} exceeds {MAX_EXACT_PLAYERS}")
     return cfg, flat
 
 

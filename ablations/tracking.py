@@ -80,6 +80,7 @@ class StudyRuns:
         found = self._search("tags.`shapca.role` = 'study'")
         if found:
             self._parent = found[0].info.run_id
+            self.client.update_run(self._parent, status="RUNNING")
             for k, v in tags.items():
                 self.client.set_tag(self._parent, k, v)
         else:
@@ -90,6 +91,11 @@ class StudyRuns:
         if study_file is not None:
             self.client.log_artifact(self._parent, str(study_file))
         return self._parent
+
+    def close_parent(self) -> None:
+        """The study's run is FINISHED once its trials have run; a rerun opens it again."""
+        if self._parent:
+            self.client.set_terminated(self._parent, status="FINISHED")
 
     def done_hashes(self) -> set[str]:
         runs = self._search("tags.`shapca.role` = 'trial' and attributes.status = 'FINISHED'")

@@ -119,7 +119,6 @@ def test_valid_examples_load(tmp_path):
     (edit(GRID, name="other"), ["name", "'other' must equal the file name 's'"]),
     (edit(GRID, base={"shapley.estimator": "exact", "train.batch_size": 32}), ["shapley.estimator=exact",
                                                                                 "train.batch_size 32 exceeds 16"]),
-    (edit(GRID, base={"shapley.estimator": "exact", "train.batch_size": 8}), ["train.eval_batch_size 64"]),
     (edit(GRID, base={"shapley.estimator": "closed_form", "shapley.value": "logsumexp"}), ["closed_form"]),
 ])
 def test_bad_grid_study(tmp_path, data, fragments):

@@ -81,7 +81,7 @@ def test_shapley_samples_rows():
     assert [s.variant for s in tw] == [f"shapley.samples={m}" for m in (1, 2, 4, 8, 16, 32, 64)] + [
         "exact (batch 8)", "closed form"]
     exact = tw[-2].config
-    assert exact.shapley.estimator == "exact" and exact.train.batch_size == 8 and exact.train.eval_batch_size == 8
+    assert exact.shapley.estimator == "exact" and exact.train.batch_size == 8
     assert tw[-1].config.shapley.estimator == "closed_form" and tw[-1].config.train.batch_size == 16
     assert tw[3].swept == {"shapley.samples": 8} and tw[3].config.shapley.samples == 8 and tw[-1].swept == {}
     assert {s.config.data.context for s in specs if s.dataset == "mnre"} == {"llava_next"}
