@@ -114,17 +114,17 @@ def mark_best(table: Table) -> None:
     """Bold the best value of each ranked column and underline the second best.
 
     Ties (equal as printed) share the mark; the second mark goes to the next distinct value. A column with fewer
-    than two filled cells gets no marks, since there is nothing to compare.
+    than two distinct values gets no marks, since nothing stands out.
     """
     for index, column in enumerate(table.columns):
         if not column.ranked:
             continue
         values = [_rank_value(row.cells[index]) for row in table.rows]
         distinct = sorted({v for v in values if v is not None and not math.isnan(v)}, reverse=True)
-        if sum(v is not None for v in values) < 2:
+        if len(distinct) < 2:
             continue
         best = distinct[0]
-        second = distinct[1] if len(distinct) > 1 else None
+        second = distinct[1]
         for row, value in zip(table.rows, values):
             cell = row.cells[index]
             if value is None:

@@ -124,10 +124,13 @@ def test_best_bold_second_underlined_ties_share_on_printed_values():
     assert [c.emphasis for c in cells] == ["best", "best", "second", "", ""]
 
 
-def test_no_marks_with_a_single_value_or_unranked_column():
+def test_no_marks_without_two_distinct_values_or_in_unranked_columns():
     alone = [ScoreCell(70.0, 1.0, 3, 3), ScoreCell(None, None, 0, 3)]
     _one_column_table(alone)
     assert [c.emphasis for c in alone] == ["", ""]
+    all_tied = [ScoreCell(0.0, None, 1, 1), ScoreCell(0.04, None, 1, 1)]  # both print as 0.0
+    _one_column_table(all_tied)
+    assert [c.emphasis for c in all_tied] == ["", ""]
     table = Table("t", "T", "c", "tab:t", "M", [Column("", "ΔF1")], [Row("a", [NumberCell(1.0)]),
                                                                     Row("b", [NumberCell(2.0)])])
     mark_best(table)
