@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -56,7 +55,7 @@ class MLflowTrials(Callback):
         if epoch in st["logged"]:
             return  # this epoch was logged before the trial was interrupted and resumed
         keys = ["train_loss", "dev_f1", "dev_precision", "dev_recall", "test_f1", "test_precision", "test_recall",
-                "step_time_s", "samples_per_s"] + [k for k in result if k.startswith("loss_")]
+                "step_time_s", "samples_per_s", "epoch_time_s"] + [k for k in result if k.startswith("loss_")]
         self.runs.log_metrics(st["run_id"], {f"epoch_{k}": result[k] for k in keys if k in result}, step=epoch)
         st["logged"].add(epoch)
 
@@ -100,8 +99,8 @@ def _error_text(trial) -> str:
 class Progress(Callback):
     """One readable line per event: trial states, best so far, elapsed and an estimate of what remains."""
 
-    def __init__(self, total: int, metric: str, out=sys.stdout):
-        self.total, self.metric, self.out, self.t0 = total, metric, out, time.time()
+    def __init__(self, total: int, metric: str):
+        self.total, self.metric, self.t0 = total, metric, time.time()  # no stream kept: Tune pickles callbacks
         self.done = self.failed = 0
         self.best: tuple[float, str] | None = None
 
@@ -111,7 +110,7 @@ class Progress(Callback):
         eta = (elapsed / finished * (self.total - finished)) if finished else float("nan")
         best = f"best {self.metric} {100 * self.best[0]:.2f} ({self.best[1]})" if self.best else "best -"
         print(f"[{elapsed / 60:5.1f} min] {finished}/{self.total} done, {self.failed} failed | {best} | "
-              f"eta {eta / 60:.1f} min | {msg}", file=self.out, flush=True)
+              f"eta {eta / 60:.1f} min | {msg}", flush=True)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._line(f"start  {variant_label(trial_payload(trial))} ({trial.trial_id})")

@@ -168,10 +168,12 @@ def main(argv=None) -> int:
     except TrackingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    runs = StudyRuns(uri, study.name, study.preset)
     if args.dry_run:
-        print(describe_plan(study, study.preset, runs.done_hashes()))
+        fresh = uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists()
+        done = set() if fresh else StudyRuns(uri, study.name, study.preset).done_hashes()  # a dry run creates nothing
+        print(describe_plan(study, study.preset, done))
         return 0
+    runs = StudyRuns(uri, study.name, study.preset)
     study_dir.mkdir(parents=True, exist_ok=True)
     runs.parent({"report_kind": study.report.get("kind", "sweep"),
                  "report_params": ",".join(study.report.get("params", [])),
@@ -187,9 +189,13 @@ def main(argv=None) -> int:
     print(f"study {study.name} ({study.preset}): {n} trials run in {(time.time() - t0) / 60:.1f} min", flush=True)
     if not args.no_report:
         from reports.build import build_study
+        from reports.records import ReportError
 
-        outputs = build_study(study.name, uri, preset=study.preset)
-        print("tables:", *[str(p) for p in outputs], sep="\n  ")
+        try:
+            outputs = build_study(study.name, uri, preset=study.preset)
+            print("tables:", *[str(p) for p in outputs], sep="\n  ")
+        except ReportError as e:
+            print(f"no tables: {e}", file=sys.stderr)
     runs.close_parent()
     return 0
 

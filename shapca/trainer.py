@@ -93,7 +93,8 @@ class Trainer:
         t = cfg.train
         groups = [{"params": [p for p in self.model.parameters() if id(p) in enc], "lr": t.lr},
                   {"params": [p for p in self.model.parameters() if id(p) not in enc], "lr": t.head_lr}]
-        self.opt = torch.optim.AdamW(groups, weight_decay=t.weight_decay, foreach=True)
+        fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}  # one kernel per step on GPU
+        self.opt = torch.optim.AdamW(groups, weight_decay=t.weight_decay, **fast)
         self.per_rank = max(1, t.batch_size // self.dist.world)
         self.steps_per_epoch = math.ceil(len(self.prep.encoded["train"]) / (self.per_rank * self.dist.world))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _schedule(self.steps_per_epoch * t.epochs, t.warmup))
