@@ -47,10 +47,17 @@ def make_optuna(search: dict, metric: str, mode: str, journal_path: str, study_n
     sampler_name = search.get("sampler", "tpe")
     if sampler_name != "tpe":
         raise ValueError(f"search.sampler: unknown sampler {sampler_name!r} (known: tpe)")
-    seed = search.get("seed", 0)
+    storage = JournalStorage(JournalFileBackend(journal_path))
+    # A resumed search must not replay the proposals it already made: its sampler's seed moves on by the number of
+    # trials the journal holds (deterministic for a given history).
+    try:
+        done = len(optuna.load_study(study_name=study_name, storage=storage).trials)
+    except KeyError:
+        done = 0
+    seed = search.get("seed", 0) + done
     return PrunedAwareOptunaSearch(metric=metric, mode=mode, study_name=study_name,
                                    sampler=optuna.samplers.TPESampler(seed=seed),
-                                   storage=JournalStorage(JournalFileBackend(journal_path)))
+                                   storage=storage)
 
 
 def requeue_interrupted(journal_path: str, study_name: str) -> int:

@@ -81,13 +81,15 @@ def test_optuna_study_with_asha_resumes_after_the_driver_is_killed(ray_local, tm
     address = ray_local.get_runtime_context().gcs_address
     cmd = [sys.executable, str(ROOT / "ablations" / "run.py"), "--study", str(OPTUNA), "--tracking-uri", uri,
            "--storage", str(tmp_path / "runs"), "--no-report", "--address", address, "--max-concurrent", "1"]
-    driver = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    log = open(tmp_path / "driver.log", "w")  # a file, not a pipe: a full pipe would block the driver
+    driver = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         _wait_for_finished_child(uri, timeout=400)
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver dies mid-study, its running trial with it
         driver.wait()
+        log.close()
     _, _, before = children(uri, "e2e_optuna")
     assert 1 <= sum(k.info.status == "FINISHED" for k in before) < 3
 
