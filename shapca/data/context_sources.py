@@ -13,12 +13,12 @@ import re
 from pathlib import Path
 
 from shapca.data.errors import DataError
-from shapca.data.pyliteral import parse_line
+from shapca.data.pyliteral import numbered_records
 
 _BLIP2_LINE = re.compile(r"^(\S+) :(.*)$")
 
 
-def _put(table: dict[str, str], img: str, text: str, path, lineno: int) -> None:
+def put_context(table: dict[str, str], img: str, text: str, path, lineno: int) -> None:
     if img in table and table[img] != text:
         raise DataError(path, lineno, f"img_id {img!r} appears again with a different text")
     table[img] = text
@@ -26,18 +26,11 @@ def _put(table: dict[str, str], img: str, text: str, path, lineno: int) -> None:
 
 def read_camim(path: str | Path) -> dict[str, str]:
     table: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = parse_line(line)
-            except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
-                raise DataError(path, lineno, f"not a Python literal: {e}") from None
-            if not (isinstance(record, dict) and isinstance(record.get("img_id"), str)
-                    and isinstance(record.get("text"), str)):
-                raise DataError(path, lineno, "expected a dict with string 'img_id' and 'text'")
-            _put(table, record["img_id"], record["text"].strip(), path, lineno)
+    for lineno, record in numbered_records(path):
+        if not (isinstance(record, dict) and isinstance(record.get("img_id"), str)
+                and isinstance(record.get("text"), str)):
+            raise DataError(path, lineno, "expected a dict with string 'img_id' and 'text'")
+        put_context(table, record["img_id"], record["text"].strip(), path, lineno)
     return table
 
 
@@ -51,7 +44,7 @@ def read_blip2(path: str | Path) -> dict[str, str]:
             m = _BLIP2_LINE.match(line)
             if not m:
                 raise DataError(path, lineno, f"expected '<img_id> :<caption>', got {line[:80]!r}")
-            _put(table, m.group(1), m.group(2).strip(), path, lineno)
+            put_context(table, m.group(1), m.group(2).strip(), path, lineno)
     return table
 
 

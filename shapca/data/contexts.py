@@ -19,7 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from shapca.data import fetch, manifest
-from shapca.data.context_sources import read_blip2, read_camim, read_chatgpt
+from shapca.data.context_sources import put_context, read_blip2, read_camim, read_chatgpt
+from shapca.data.pyliteral import numbered_records
 from shapca.data.errors import DataError, MissingContextError
 from shapca.data.types import DATASETS, SPLITS
 
@@ -82,21 +83,11 @@ def _chatgpt(dataset: str, split: str, mirror: str | None, cache: str) -> tuple:
 @lru_cache(maxsize=None)
 def _user_file(path: str, mtime_ns: int, size: int) -> dict[str, str]:
     table: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as e:
-                raise DataError(path, lineno, f"not valid JSON: {e}") from None
-            if not (isinstance(record, dict) and isinstance(record.get("img_id"), str)
-                    and isinstance(record.get("text"), str)):
-                raise DataError(path, lineno, 'expected an object with string "img_id" and "text"')
-            img, text = record["img_id"], record["text"].strip()
-            if table.get(img, text) != text:
-                raise DataError(path, lineno, f"img_id {img!r} appears again with a different text")
-            table[img] = text
+    for lineno, record in numbered_records(path, json.loads, "valid JSON"):
+        if not (isinstance(record, dict) and isinstance(record.get("img_id"), str)
+                and isinstance(record.get("text"), str)):
+            raise DataError(path, lineno, 'expected an object with string "img_id" and "text"')
+        put_context(table, record["img_id"], record["text"].strip(), path, lineno)
     return table
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shapca.data import fetch, manifest
 from shapca.data.errors import DataError
-from shapca.data.pyliteral import parse_line
+from shapca.data.pyliteral import numbered_records
 from shapca.data.types import REExample, Span
 
 # The dev file name really has a space before ".txt" upstream.
@@ -54,27 +54,20 @@ def _span(path, lineno: int, record: dict, key: str, tokens: list[str]) -> Span:
 def read_mnre(path: str | Path, labels: list[str], dataset: str = "mnre", split: str = "train") -> list[REExample]:
     label_set = set(labels)
     examples: list[REExample] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = parse_line(line)
-            except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
-                raise DataError(path, lineno, f"not a Python literal: {e}") from None
-            if not isinstance(record, dict):
-                raise DataError(path, lineno, f"expected a dict, got {type(record).__name__}")
-            tokens = record.get("token")
-            if not (isinstance(tokens, list) and tokens and all(isinstance(t, str) for t in tokens)):
-                raise DataError(path, lineno, "'token' must be a non-empty list of strings")
-            head = _span(path, lineno, record, "h", tokens)
-            tail = _span(path, lineno, record, "t", tokens)
-            img, relation = record.get("img_id"), record.get("relation")
-            if not isinstance(img, str) or not img:
-                raise DataError(path, lineno, "'img_id' must be a non-empty string")
-            if relation not in label_set:
-                raise DataError(path, lineno, f"relation {relation!r} is not one of the {len(labels)} labels")
-            examples.append(REExample(f"{dataset}/{split}/{len(examples)}", tokens, head, tail, relation, img))
+    for lineno, record in numbered_records(path):
+        if not isinstance(record, dict):
+            raise DataError(path, lineno, f"expected a dict, got {type(record).__name__}")
+        tokens = record.get("token")
+        if not (isinstance(tokens, list) and tokens and all(isinstance(t, str) for t in tokens)):
+            raise DataError(path, lineno, "'token' must be a non-empty list of strings")
+        head = _span(path, lineno, record, "h", tokens)
+        tail = _span(path, lineno, record, "t", tokens)
+        img, relation = record.get("img_id"), record.get("relation")
+        if not isinstance(img, str) or not img:
+            raise DataError(path, lineno, "'img_id' must be a non-empty string")
+        if relation not in label_set:
+            raise DataError(path, lineno, f"relation {relation!r} is not one of the {len(labels)} labels")
+        examples.append(REExample(f"{dataset}/{split}/{len(examples)}", tokens, head, tail, relation, img))
     if not examples:
         raise DataError(path, 0, "no instances in file")
     return examples

@@ -57,3 +57,19 @@ def parse_line(line: str) -> object:
         except ValueError:
             pass  # e.g. a trailing comma or a raw tab in a string: valid Python, not JSON
     return ast.literal_eval(line.strip())
+
+
+def numbered_records(path, parse=parse_line, what: str = "a Python literal"):
+    """(line number, record) of each non-blank line of a file; a line that does not parse raises DataError naming
+    the file and the line."""
+    from shapca.data.errors import DataError
+
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = parse(line)
+            except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
+                raise DataError(path, lineno, f"not {what}: {e}") from None
+            yield lineno, record
