@@ -110,5 +110,16 @@ def ner_tag_ids(ex: NERExample | JMEREExample, tag2id: dict[str, int], n_words: 
     Upstream Twitter-2015 has I- tags with no B- before them; read as spans (as seqeval and UMT do) they open an
     entity. Written back as B-, the target path is one the BIO-constrained CRF can take.
     """
-    tags = bio_from_spans(ex.entities, len(ex.tokens))
+    tags = bio_from_spans(non_overlapping(ex.entities), len(ex.tokens))
     return [tag2id[t] for t in tags[:n_words]]
+
+
+def non_overlapping(spans):
+    """BIO holds one span per token: where gold spans overlap (JMERE has nested ones), the longer, then the earlier,
+    is kept for the training targets. Scoring still uses every gold span."""
+    kept, taken = [], set()
+    for s in sorted(spans, key=lambda s: (s.start - s.end, s.start)):
+        if not taken.intersection(range(s.start, s.end)):
+            kept.append(s)
+            taken.update(range(s.start, s.end))
+    return sorted(kept, key=lambda s: s.start)
