@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shapca.data.image_files import add_images_arguments
 from shapca.data.types import DATASETS
 
 
@@ -50,14 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(p)
     p.set_defaults(func=main_stats)
     p = sub.add_parser("images", help="precompute image features once, so training never re-encodes images")
-    # Same options as shapca.data.images.add_images_arguments, declared here so that building the parser for
-    # fetch/stats never imports torch.
-    p.add_argument("--encoder", required=True,
-                   help="efficientnet-lite0 or a Hugging Face vision model name/path; append :regions for grids")
-    p.add_argument("--images", required=True, help="folder of images; ids are paths relative to it")
-    p.add_argument("--out", required=True, help="output .safetensors file (use as data.image=features:<file>)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cpu", help="torch device for the encoder (cpu, cuda, cuda:1, ...)")
+    add_images_arguments(p)
     p.set_defaults(func=main_images_entry)
     return parser
 

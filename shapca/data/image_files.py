@@ -5,6 +5,7 @@ Twitter and MNRE folders), which is exactly the `img_id` the readers give.
 """
 from __future__ import annotations
 
+import argparse
 import io
 from pathlib import Path
 
@@ -60,3 +61,14 @@ def read_image(source: str | Path | bytes, name: str = "") -> Image.Image:
         raise ImageReadError(f"{label}: file not found") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ImageReadError(f"{label}: cannot decode image ({type(e).__name__}: {e})") from None
+
+
+# The options of `python -m shapca.data images`, here (no torch import) so the CLI can build its parser cheaply.
+def add_images_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--encoder", required=True,
+                   help="efficientnet-lite0 or a Hugging Face vision model name/path; append :regions for grids")
+    p.add_argument("--images", required=True, help="folder of images; ids are paths relative to it")
+    p.add_argument("--out", required=True, help="output .safetensors file (use as data.image=features:<file>)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="cpu", help="torch device for the encoder (cpu, cuda, cuda:1, ...)")
+    return p

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from shapca.data.image_encoders import ImageEncoder, load_encoder, parse_encoder_spec
-from shapca.data.image_files import IMAGE_EXTENSIONS, ImageReadError, image_path, list_image_files, read_image
+from shapca.data.image_files import (IMAGE_EXTENSIONS, ImageReadError, add_images_arguments, image_path,
+                                     list_image_files, read_image)
 from shapca.progress import Progress
 
 FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
@@ -178,16 +179,6 @@ def get_image_source(spec: str, image_dir: str = "", device: str = "cpu") -> Ima
 
 
 # ---- precomputation: python -m shapca.data images ------------------------------------------------------------
-def add_images_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--encoder", required=True,
-                   help="efficientnet-lite0 or a Hugging Face vision model name/path; append :regions for grids")
-    p.add_argument("--images", required=True, help="folder of images; ids are paths relative to it")
-    p.add_argument("--out", required=True, help="output .safetensors file (use as data.image=features:<file>)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cpu", help="torch device for the encoder (cpu, cuda, cuda:1, ...)")
-    return p
-
-
 def main_images(args: argparse.Namespace | list[str] | None = None) -> int:
     """Encode every image of --images with --encoder into one safetensors file, written atomically.
 
