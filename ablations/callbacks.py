@@ -16,10 +16,6 @@ from trainables.worker import PREDICTIONS_FILE
 FINAL_KEYS = ("dev_precision", "dev_recall", "dev_f1", "test_precision", "test_recall", "test_f1")
 
 
-def trial_payload(trial) -> dict:
-    return payload(trial.config)
-
-
 def variant_label(payload: dict) -> str:
     """A grid trial's planned label, or for a sampled trial its values ("key=value, ...")."""
     return payload["meta"].get("variant") or sampled_label(dict(payload.get("params", {})))
@@ -33,7 +29,7 @@ class MLflowTrials(Callback):
         self.open: dict[str, dict] = {}  # Tune trial id -> {run_id, logged epochs, step times, last result}
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        payload = trial_payload(trial)
+        payload = payload(trial.config)
         cfg = resolve(payload)
         meta = payload["meta"]
         tags = {"variant": variant_label(payload), "dataset": cfg.data.dataset, "seed": str(cfg.train.seed),
@@ -113,20 +109,20 @@ class Progress(Callback):
               f"eta {eta / 60:.1f} min | {msg}", flush=True)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._line(f"start  {variant_label(trial_payload(trial))} ({trial.trial_id})")
+        self._line(f"start  {variant_label(payload(trial.config))} ({trial.trial_id})")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         value = result.get(self.metric)
         if value is not None and (self.best is None or value > self.best[0]):
-            self.best = (value, variant_label(trial_payload(trial)))
+            self.best = (value, variant_label(payload(trial.config)))
         if "epoch" in result:
-            self._line(f"epoch {result['epoch']} {variant_label(trial_payload(trial))}: dev F1 "
+            self._line(f"epoch {result['epoch']} {variant_label(payload(trial.config))}: dev F1 "
                        f"{100 * result.get('dev_f1', 0):.2f}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.done += 1
-        self._line(f"done   {variant_label(trial_payload(trial))}")
+        self._line(f"done   {variant_label(payload(trial.config))}")
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.failed += 1
-        self._line(f"FAILED {variant_label(trial_payload(trial))}: see its MLflow run")
+        self._line(f"FAILED {variant_label(payload(trial.config))}: see its MLflow run")

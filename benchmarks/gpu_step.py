@@ -49,7 +49,6 @@ def main() -> None:
 
     from shapca.config import Config
     from shapca.features import collate
-    from shapca.tasks import task_loss
     from shapca.trainer import Trainer
 
     enc_dir = bert_base_dir(Path(tempfile.mkdtemp(prefix="bert-base-")), args.tokenizer)
@@ -66,11 +65,7 @@ def main() -> None:
     def step(i: int) -> int:
         idx = [j % len(enc) for j in range(i * args.batch_size, (i + 1) * args.batch_size)]
         batch = {k: v.to(dev) for k, v in collate([enc[j] for j in idx], tr.prep.tokenizer.pad_token_id).items()}
-        with tr._autocast():
-            out = tr.net(batch, None, None, torch.Generator().manual_seed(i))
-            loss = task_loss(tr.model, out, batch, [exs[j] for j in idx])
-            for w, v in out["terms"].values():
-                loss = loss + w * v
+        loss, _ = tr.batch_loss(batch, [exs[j] for j in idx], torch.Generator().manual_seed(i))
         tr.opt.zero_grad(set_to_none=True)
         loss.backward()
         tr.opt.step()

@@ -22,7 +22,6 @@ import torch  # noqa: E402
 from shapca.config import Config  # noqa: E402
 from shapca.features import collate  # noqa: E402
 from shapca.prepare import prepare  # noqa: E402
-from shapca.tasks import task_loss  # noqa: E402
 from shapca.trainer import Trainer  # noqa: E402
 
 VARIANTS = {
@@ -38,10 +37,7 @@ VARIANTS = {
 
 def step(tr: Trainer, batch: dict, examples: list, k: int) -> float:
     t0 = time.perf_counter()
-    out = tr.net(batch, None, None, torch.Generator().manual_seed(k))
-    loss = task_loss(tr.model, out, batch, examples)
-    for w, v in out["terms"].values():
-        loss = loss + w * v
+    loss, _ = tr.batch_loss(batch, examples, torch.Generator().manual_seed(k))
     tr.opt.zero_grad(set_to_none=True)
     loss.backward()
     tr.opt.step()

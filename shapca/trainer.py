@@ -141,6 +141,18 @@ class Trainer:
         on = self.cfg.train.amp == "bf16" and self.device.type == "cuda"
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
 
+    def batch_loss(self, batch: dict, examples: list, generator=None) -> tuple[torch.Tensor, dict]:
+        """The training loss of one batch: the task loss plus each alignment term at its weight; and each term."""
+        img, present = self._images(examples)
+        with self._autocast():
+            out = self.net(batch, img, present, generator)
+            terms = {"task": task_loss(self.model, out, batch, examples)}
+            loss = terms["task"]
+            for name, (w, value) in out["terms"].items():
+                terms[name] = value
+                loss = loss + w * value
+        return loss, terms
+
     def train_epoch(self, epoch: int, progress=None) -> dict:
         self.net.train()
         enc, exs = self.prep.encoded["train"], self.prep.examples["train"]
@@ -153,14 +165,7 @@ class Trainer:
             batch, examples = _to(collate([enc[i] for i in idx], pad), self.device), [exs[i] for i in idx]
             step = epoch * self.steps_per_epoch + n_steps
             gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed * 7919 + step)
-            img, present = self._images(examples)
-            with self._autocast():
-                out = self.net(batch, img, present, gen)
-                terms = {"task": task_loss(self.model, out, batch, examples)}
-                loss = terms["task"]
-                for name, (w, value) in out["terms"].items():
-                    terms[name] = value
-                    loss = loss + w * value
+            loss, terms = self.batch_loss(batch, examples, gen)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.train.grad_clip:

@@ -7,7 +7,6 @@ import torch
 from shapca.config import Config
 from shapca.features import collate
 from shapca.prepare import prepare
-from shapca.tasks import task_loss
 from shapca.trainer import Callback, Trainer, fit
 
 QUIET = dict(log=lambda *a, **k: None)
@@ -37,11 +36,8 @@ def first_batch_loss(cfg: Config, prep, seed_step: int = 0) -> tuple[torch.Tenso
     torch.manual_seed(0)
     enc, exs = prep.encoded["train"][:8], prep.examples["train"][:8]
     batch = collate(enc, prep.tokenizer.pad_token_id)
-    out = tr.net(batch, None, None, torch.Generator().manual_seed(seed_step))
-    loss = task_loss(tr.model, out, batch, exs)
-    terms = {k: v for k, (w, v) in out["terms"].items()}
-    for w, v in out["terms"].values():
-        loss = loss + w * v
+    loss, terms = tr.batch_loss(batch, exs, torch.Generator().manual_seed(seed_step))
+    terms.pop("task")  # the alignment terms alone
     return loss, terms, tr
 
 
