@@ -29,10 +29,10 @@ class MLflowTrials(Callback):
         self.open: dict[str, dict] = {}  # Tune trial id -> {run_id, logged epochs, step times, last result}
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        payload = payload(trial.config)
-        cfg = resolve(payload)
-        meta = payload["meta"]
-        tags = {"variant": variant_label(payload), "dataset": cfg.data.dataset, "seed": str(cfg.train.seed),
+        settings = payload(trial.config)
+        cfg = resolve(settings)
+        meta = settings["meta"]
+        tags = {"variant": variant_label(settings), "dataset": cfg.data.dataset, "seed": str(cfg.train.seed),
                 "config_hash": cfg.hash(exclude=("train.seed",)), "images": self.images, **self.code}
         if meta.get("components") is not None:
             tags["components"] = json.dumps(meta["components"], sort_keys=True)
