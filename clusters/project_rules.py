@@ -9,6 +9,7 @@ import re
 
 from clusters.nodes import NodeType, cluster_is_multi_node, node_types
 from clusters.problems import ERROR, WARNING, Problem
+from clusters.tracking_rules import tracking_problems
 
 STORAGE_VAR = "SHAPCA_STORAGE"
 SHARED_SCHEMES = ("s3://", "gs://", "gcs://", "abfs://", "abfss://", "az://", "hdfs://")
@@ -223,6 +224,12 @@ def _token(raw: dict, multi_node: bool) -> list[Problem]:
                                           "~/.ray/auth_token (create it with `ray get-auth-token --generate`)")]
 
 
+def head_mounts(raw: dict) -> set[str]:
+    """Folders the head's commands mount or check with `mountpoint`: volumes that outlive the node's own disk."""
+    return {_home_relative(m.group(1)) for _, cmd in commands(raw, HEAD_LISTS) for rx in (_MOUNT, _MOUNTPOINT)
+            for m in rx.finditer(cmd)}
+
+
 def project_problems(raw: dict, prepared: dict) -> list[Problem]:
     """The project's checks; `prepared` is Ray's prepared form of `raw` (node types filled in)."""
     types = node_types(raw, prepared)
@@ -232,5 +239,6 @@ def project_problems(raw: dict, prepared: dict) -> list[Problem]:
     problems += _install(raw, "head", HEAD_LISTS)
     if multi_node:
         problems += _install(raw, "worker", WORKER_LISTS)
+    problems += tracking_problems(raw, commands(raw, HEAD_LISTS), head_mounts(raw), multi_node)
     problems += _services(raw) + _token(raw, multi_node) + _placeholders(raw, "")
     return problems
