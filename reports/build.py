@@ -1,12 +1,14 @@
 """Build a study's paper tables and plots from MLflow.
 
-    python reports/build.py --study shapley_samples [--tracking-uri URI] [--preset P] [--out DIR] [--no-log]
+    python reports/build.py --study shapley_samples [--tracking-uri URI] [--preset P] [--out DIR] [--no-log] [--ui-url URL]
 
 Outputs go to DIR (default runs/reports/<study>/<preset>/ under the working directory): for each table
-<name>.md, <name>.tex and <name>.csv, the tidy frame tidy.csv, the figures fig_*.png / fig_*.pdf, and report.md with
-every table and figure. Everything is written into a temporary folder beside DIR and moved into place only when all
-of it is done, so a failed build leaves the previous report untouched. The files are then logged under reports/ as
-artifacts of the study's parent MLflow run. The runner calls build_study at the end of each study.
+<name>.md, <name>.tex and <name>.csv, the tidy frame tidy.csv, the figures fig_*.png / fig_*.pdf, report.md with
+every table and figure, and report.html, the same page self-contained (figures inline). Everything is written into a
+temporary folder beside DIR and moved into place only when all of it is done, so a failed build leaves the previous
+report untouched. The files are then logged under reports/ as artifacts of the study's parent MLflow run, and the
+study's summary (best dev F1 per dataset, the test F1 of that choice, trial counts) as its metrics and tags. The
+runner calls build_study at the end of each study.
 """
 from __future__ import annotations
 
@@ -15,21 +17,27 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script from the repo root: make `reports` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mlflow  # noqa: E402
+from mlflow.entities import Metric, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from reports.attribution_table import attribution_table  # noqa: E402
+from reports.breakdown import breakdown_tables  # noqa: E402
+from reports.hpo import hpo_tables  # noqa: E402
+from reports.html_report import DEFAULT_UI_URL, report_html  # noqa: E402
 from reports.mlflow_source import load_study  # noqa: E402
 from reports.plots import plots_for  # noqa: E402
 from reports.records import ReportError, StudyData  # noqa: E402
 from reports.render import to_csv, to_latex, to_markdown  # noqa: E402
 from reports.table_model import Table  # noqa: E402
 from reports.tables import ablation_table, main_table, study_notes, sweep_table  # noqa: E402
+from reports.summary import summary, summary_lines  # noqa: E402
 from reports.tidy import aggregate, tidy_frame  # noqa: E402
 
 
@@ -37,9 +45,21 @@ def default_out_dir(study: str, preset: str) -> Path:
     return Path("runs") / "reports" / study / preset
 
 
+def default_ui_url(tracking_uri: str) -> str:
+    """A tracking server serves the UI too; for a file or database store, `mlflow ui` on its default port."""
+    return tracking_uri if tracking_uri.startswith(("http://", "https://")) else DEFAULT_UI_URL
+
+
 def tables_for(data: StudyData, aggregated) -> list[Table]:
-    """The tables the study's report kind calls for (the parent run's report_kind tag)."""
+    """The tables the study calls for: its kind's (the parent run's report_kind tag; a search, whatever its kind,
+    gets the search tables), then the per-type breakdown where the predictions carry labels."""
+    return _kind_tables(data, aggregated) + breakdown_tables(data)
+
+
+def _kind_tables(data: StudyData, aggregated) -> list[Table]:
     kind = data.info.kind
+    if data.info.is_hpo:
+        return hpo_tables(data)
     if kind == "main":
         return [main_table(data, aggregated)]
     if kind == "factorial" or (kind == "ablation" and any(t.components for t in data.trials)):
@@ -56,26 +76,30 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _report_markdown(data: StudyData, tables: list[Table], figures: list[Path]) -> str:
+def _report_markdown(data: StudyData, tables: list[Table], figures: list[Path], summary_text: list[str]) -> str:
     info = data.info
     lines = [f"# Study {info.name} (preset {info.preset})", "",
+             "The same page with its figures drawn: report.html (MLflow's artifact viewer renders it; it shows this "
+             "file as plain text).", "",
              f"Report kind {info.kind}; {len(data.trials)} finished trial run(s) counted, {len(data.failed)} failed; "
              f"datasets {', '.join(info.datasets)}; seeds {', '.join(map(str, info.seeds))}; "
              f"parent run {info.parent_run_id}.", "",
              f"Built with `python reports/build.py --study {info.name} --preset {info.preset}`.", ""]
+    lines += [*(f"- {line}" for line in summary_text), ""] if summary_text else []
     for table in tables:
         lines.append(to_markdown(table, heading_level=2))
     if not tables:
         lines += ["No tables for this report kind.", *(f"- {note}" for note in study_notes(data)), ""]
     pngs = [f for f in figures if f.suffix == ".png"]
-    if pngs:
+    if pngs:  # an image alone in its paragraph: Markdown viewers that draw images draw these
         lines += ["## Figures", ""]
-        lines += [f"- ![{f.stem}]({f.name}) ([PDF]({f.stem}.pdf))" for f in pngs]
+        for f in pngs:
+            lines += [f"![{f.stem}]({f.name})", "", f"{f.stem}: [PNG]({f.name}), [PDF]({f.stem}.pdf)", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_report(data: StudyData, folder: Path) -> list[Path]:
-    """Write every table, the tidy frame, the figures and report.md into folder (which must exist)."""
+def write_report(data: StudyData, folder: Path, ui_url: str = DEFAULT_UI_URL) -> list[Path]:
+    """Write every table, the tidy frame, the figures, report.md and report.html into folder (which must exist)."""
     tidy = tidy_frame(data)
     aggregated = aggregate(tidy)
     tables = tables_for(data, aggregated)
@@ -86,8 +110,19 @@ def write_report(data: StudyData, folder: Path) -> list[Path]:
                     _write(folder / f"{table.name}.csv", to_csv(table))]
     figures = plots_for(data, aggregated, folder)
     written += figures
-    written.append(_write(folder / "report.md", _report_markdown(data, tables, figures)))
+    summary_text = summary_lines(data, tidy)
+    written.append(_write(folder / "report.md", _report_markdown(data, tables, figures, summary_text)))
+    html = report_html(data, tables, figures, summary_text, study_notes(data), ui_url)
+    written.append(_write(folder / "report.html", html))
     return written
+
+
+def log_summary(client: MlflowClient, data: StudyData) -> None:
+    """Best dev F1 (and the test F1 of that choice) per dataset as metrics, trial counts as metrics and tags."""
+    metrics, tags = summary(data, tidy_frame(data))
+    run_id = data.info.parent_run_id
+    client.log_batch(run_id, metrics=[Metric(k, v, int(time.time() * 1000), 0) for k, v in sorted(metrics.items())],
+                     tags=[RunTag(k, v) for k, v in sorted(tags.items())])
 
 
 def _move_into_place(staged: Path, folder: Path) -> None:
@@ -104,22 +139,25 @@ def _move_into_place(staged: Path, folder: Path) -> None:
 
 
 def build_study(study: str, tracking_uri: str, out_dir: Path | None = None, preset: str | None = None,
-                log_to_parent: bool = True) -> list[Path]:
+                log_to_parent: bool = True, ui_url: str | None = None) -> list[Path]:
     """Build the study's tables and plots; return the written files (under out_dir). Raises ReportError on bad
-    input (no runs, mixed presets, a finished run without test metrics, ...), having written nothing."""
+    input (no runs, mixed presets, a finished run without test metrics, ...), having written nothing. With
+    log_to_parent, the files go to the parent run's artifacts and the summary to its metrics and tags. ui_url: the
+    MLflow UI that report.html links runs to (default: the tracking URI when it is a server, else mlflow ui's)."""
     client = MlflowClient(tracking_uri)
     data = load_study(client, study, preset)
     folder = Path(out_dir) if out_dir is not None else default_out_dir(study, data.info.preset)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        names = [path.name for path in write_report(data, staged)]
+        names = [path.name for path in write_report(data, staged, ui_url or default_ui_url(tracking_uri))]
         _move_into_place(staged, folder)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     if log_to_parent:
         client.log_artifacts(data.info.parent_run_id, str(folder), artifact_path="reports")
+        log_summary(client, data)
     return [folder / name for name in names]
 
 
@@ -133,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/reports/<study>/<preset>)")
     parser.add_argument("--no-log", action="store_true", help="do not log the outputs to the parent MLflow run")
+    parser.add_argument("--ui-url", default=None, help="MLflow UI that report.html links the runs to (default: the "
+                        f"tracking URI when it is http(s), else {DEFAULT_UI_URL})")
     args = parser.parse_args(argv)
     try:
         paths = build_study(args.study, args.tracking_uri or mlflow.get_tracking_uri(), args.out, args.preset,
-                            log_to_parent=not args.no_log)
+                            log_to_parent=not args.no_log, ui_url=args.ui_url)
     except ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -79,7 +79,7 @@ def trial_from_run(run: Run) -> Trial:
         trial_hash=_tag(run, "trial_hash", strict) or run.info.run_id, components=components,
         params=dict(run.data.params), metrics=dict(run.data.metrics),
         images=_tag(run, "images", required=False), error=_tag(run, "error", required=False),
-        artifact_uri=run.info.artifact_uri or "")
+        artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""))
 
 
 def _split_list(run: Run, key: str) -> tuple[str, ...]:
@@ -132,15 +132,19 @@ def study_info(parent: Run) -> StudyInfo:
                           f"got {_tag(parent, 'seeds')!r}") from None
     params = tuple(p.strip() for p in (parent.data.tags.get("report_params") or "").split(",") if p.strip())
     name = _tag(parent, "study")
-    order, restricted = _variants(_study_file(parent, name))
+    study_file = _study_file(parent, name)
+    order, restricted = _variants(study_file)
+    search = study_file.get("search") if isinstance(study_file.get("search"), dict) else {}
+    swept = study_file.get("sweep") if isinstance(study_file.get("sweep"), dict) else {}
     return StudyInfo(name=name, preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind, params=params,
                      seeds=seeds, datasets=_split_list(parent, "datasets"), variant_order=order,
-                     variant_datasets=restricted)
+                     variant_datasets=restricted, search=str(search.get("algorithm", "grid")),
+                     swept=tuple(map(str, swept)))
 
 
 def parse_predictions(text: str, source: str) -> Predictions:
     """Parse predictions/test.jsonl; `source` names the run for error messages (file and line)."""
-    ids, rows = [], []
+    ids, rows, labels = [], [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -154,9 +158,10 @@ def parse_predictions(text: str, source: str) -> Predictions:
             raise ReportError(f"{source}:{number}: negative count in {counts}")
         ids.append(example_id)
         rows.append(counts)
+        labels.append((record.get("gold"), record.get("pred")))  # for the per-type breakdown (reports/breakdown.py)
     if len(set(ids)) != len(ids):
         raise ReportError(f"{source}: repeated example ids")
-    return Predictions(ids=tuple(ids), counts=np.asarray(rows, dtype=np.int64).reshape(-1, 3))
+    return Predictions(ids=tuple(ids), counts=np.asarray(rows, dtype=np.int64).reshape(-1, 3), labels=tuple(labels))
 
 
 def _predictions(trial: Trial) -> Predictions | None:

@@ -3,6 +3,7 @@ per dataset, and learning curves per trial group. Uses matplotlib's object API w
 no global pyplot state."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from reports.hpo import rank_labels
+from reports.hpo_plots import parallel_figure
 from reports.mlflow_source import HISTORY_KEYS
 from reports.names import COST_PARAMS, dataset_name, file_stem, is_numeric, param_name
 from reports.records import StudyData
@@ -19,7 +22,33 @@ from reports.tidy import cell_stats
 
 _HISTORY_LABELS = {"epoch_train_loss": "training loss", "epoch_dev_f1": "dev F1 ×100"}
 _LEGEND_LIMIT = 16  # beyond this many entries a legend hides the plot; the lines stay, the legend goes
+_LEGEND_SHARE = 0.9  # a legend may take this share of the figure's width
+_SHORT_LABEL = 28  # characters of a shortened legend label
 _LINE_STYLES = (":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)))  # named variants beside a sweep
+
+
+def fit_legend(axes, **kwargs) -> None:
+    """A legend no wider than the figure: long labels (whole config strings) are shortened, and when even that
+    does not fit, the legend is left out (the lines stay; the tables name them)."""
+    figure = axes.figure
+    if len(axes.get_legend_handles_labels()[0]) > _LEGEND_LIMIT:
+        return
+    FigureCanvasAgg(figure)
+    for shorten in (None, _SHORT_LABEL):
+        handles, labels = axes.get_legend_handles_labels()
+        if shorten:
+            labels = [textwrap.shorten(label, shorten, placeholder="…") for label in labels]
+        legend = axes.legend(handles, labels, **kwargs)
+        figure.canvas.draw()
+        if legend.get_window_extent().width <= figure.bbox.width * _LEGEND_SHARE:
+            return
+        legend.remove()
+
+
+def spread_label(data: StudyData, measure: str = "test F1 ×100") -> str:
+    """The y label says what a point is: a mean ± std only when there are several seeds."""
+    seeds = data.info.seeds
+    return f"{measure} (mean ± std over {len(seeds)} seeds)" if len(seeds) > 1 else f"{measure} (one seed)"
 
 
 def _save(figure: Figure, stem: Path) -> list[Path]:
@@ -49,8 +78,8 @@ def _numeric_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, grid: lis
     for index, dataset in enumerate(data.info.datasets):
         color = f"C{index}"
         mean, std = _series(data, agg, variants, dataset, "f1", 100)
-        axes.errorbar(x, mean, yerr=std, marker="o", capsize=3, color=color, linestyle="-" if joined else "none",
-                      label=f"{dataset_name(dataset)} F1")
+        axes.errorbar(x, mean, yerr=std, marker="o", capsize=3, color=color, clip_on=False,
+                      linestyle="-" if joined else "none", label=f"{dataset_name(dataset)} F1")
         for style, row in zip(_LINE_STYLES, named):
             value, _ = _series(data, agg, [row.variant], dataset, "f1", 100)
             if not np.isnan(value[0]):
@@ -66,9 +95,10 @@ def _numeric_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, grid: lis
         for index, dataset in enumerate(data.info.datasets):
             mean, _ = _series(data, agg, variants, dataset, "step_time_s", 1000)
             cost_axes.plot(x, mean, linestyle="--" if joined else "none", marker="s", color=f"C{index}", alpha=0.5,
-                           label=f"{dataset_name(dataset)} step time")
+                           clip_on=False, label=f"{dataset_name(dataset)} step time")
         cost_axes.set_ylabel("time per step (ms), square markers")
-        cost_axes.set_ylim(bottom=0)
+        top = cost_axes.get_ylim()[1]
+        cost_axes.set_ylim(bottom=-0.05 * top)  # near zero, not at it: a marker at 0 ms is drawn whole
 
 
 def _categorical_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, rows: list[SweepRow]) -> None:
@@ -83,7 +113,7 @@ def _categorical_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, rows:
     axes.set_xlabel("dataset")
 
 
-def sweep_plot(data: StudyData, agg: pd.DataFrame, key: str, stem: Path) -> list[Path]:
+def sweep_figure(data: StudyData, agg: pd.DataFrame, key: str) -> Figure:
     """Test F1 (mean ± std over seeds) against a swept key: a line per dataset for numbers, bars otherwise."""
     rows = sweep_rows(data, key)
     grid = [r for r in rows if r.on_grid]
@@ -95,15 +125,14 @@ def sweep_plot(data: StudyData, agg: pd.DataFrame, key: str, stem: Path) -> list
         _numeric_sweep(axes, data, agg, key, grid, named)
     else:
         _categorical_sweep(axes, data, agg, key, rows)
-    axes.set_ylabel("test F1 ×100 (mean ± std over seeds)")
+    axes.set_ylabel(spread_label(data))
     axes.set_title(f"{data.info.name}: {param_name(key)} (preset {data.info.preset})", fontsize=9)
-    if len(axes.get_legend_handles_labels()[0]) <= _LEGEND_LIMIT:
-        if numeric:
-            axes.legend(fontsize=7)
-        else:  # outside, on the right: bars fill the whole axes and a legend inside hides some
-            axes.legend(fontsize=7, title=param_name(key), title_fontsize=7, loc="upper left",
-                        bbox_to_anchor=(1.01, 1.0))
-    return _save(figure, stem)
+    if numeric:
+        fit_legend(axes, fontsize=7)
+    else:  # outside, on the right: bars fill the whole axes and a legend inside hides some
+        fit_legend(axes, fontsize=7, title=param_name(key), title_fontsize=7, loc="upper left",
+                   bbox_to_anchor=(1.01, 1.0))
+    return figure
 
 
 def _curve(data: StudyData, variant: str, dataset: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,13 +144,16 @@ def _curve(data: StudyData, variant: str, dataset: str, key: str) -> tuple[np.nd
     return grouped.mean().index.to_numpy(), grouped.mean().to_numpy(), np.nan_to_num(grouped.std(ddof=1).to_numpy())
 
 
-def learning_curves(data: StudyData, dataset: str, stem: Path) -> list[Path]:
-    """Training loss and dev F1 per epoch, one line per variant (mean over seeds, band ± std)."""
+def curves_figure(data: StudyData, dataset: str, labels: dict[str, str] | None = None) -> Figure | None:
+    """Training loss and dev F1 per epoch, one line per variant (mean over seeds, band ± std); `labels` gives
+    short names for long variant labels (a search's trials: "#3"). None when no run has per-epoch records."""
     present = {t.variant for t in data.trials if t.dataset == dataset}
     variants = [v for v in variant_order(data) if v in present]
     if not any(data.histories.get(t.run_id, {}).get(k) for t in data.trials if t.dataset == dataset
                for k in HISTORY_KEYS):
-        return []
+        return None
+    labels = labels or {}
+    several = len(data.info.seeds) > 1
     figure = Figure(figsize=(9, 3.4))
     for index, key in enumerate(HISTORY_KEYS):
         axes = figure.add_subplot(1, len(HISTORY_KEYS), index + 1)
@@ -129,25 +161,36 @@ def learning_curves(data: StudyData, dataset: str, stem: Path) -> list[Path]:
         for variant in variants:
             epochs, mean, std = _curve(data, variant, dataset, key)
             if len(epochs):
-                line, = axes.plot(epochs, scale * mean, marker=".", label=variant)
-                axes.fill_between(epochs, scale * (mean - std), scale * (mean + std), alpha=0.15,
-                                  color=line.get_color())
+                # A round marker stays visible for a single epoch; clip_on=False keeps it whole at the axes' edge.
+                line, = axes.plot(epochs, scale * mean, marker="o", markersize=3, clip_on=False,
+                                  label=labels.get(variant, variant))
+                if several:
+                    axes.fill_between(epochs, scale * (mean - std), scale * (mean + std), alpha=0.15,
+                                      color=line.get_color())
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_ylabel(_HISTORY_LABELS.get(key, key))
-        if index == len(HISTORY_KEYS) - 1 and len(variants) <= _LEGEND_LIMIT:
-            axes.legend(fontsize=7)
+        axes.margins(x=0.08, y=0.1)
+        axes.set_ylabel(_HISTORY_LABELS.get(key, key) + (" (mean ± std over seeds)" if several else ""))
+        if index == len(HISTORY_KEYS) - 1:
+            fit_legend(axes, fontsize=7)
     figure.suptitle(f"{data.info.name} on {dataset_name(dataset)}: learning curves (preset {data.info.preset})",
                     fontsize=9)
-    return _save(figure, stem)
+    return figure
 
 
 def plots_for(data: StudyData, agg: pd.DataFrame, folder: Path) -> list[Path]:
-    """Every figure the study calls for, written into folder."""
+    """Every figure the study calls for, written into folder. A search gets parallel coordinates instead of
+    one-parameter sweeps (its trials differ in every parameter at once)."""
     paths = []
-    if data.info.kind == "sweep":
+    if data.info.is_hpo:
+        for dataset in data.info.datasets:
+            figure = parallel_figure(data, dataset)
+            paths += _save(figure, folder / f"fig_parallel_{file_stem(dataset)}") if figure else []
+    elif data.info.kind == "sweep":
         for key in data.info.params:
-            paths += sweep_plot(data, agg, key, folder / f"fig_sweep_{file_stem(key)}")
+            paths += _save(sweep_figure(data, agg, key), folder / f"fig_sweep_{file_stem(key)}")
+    labels = rank_labels(data) if data.info.is_hpo else None
     for dataset in data.info.datasets:
-        paths += learning_curves(data, dataset, folder / f"fig_curves_{file_stem(dataset)}")
+        figure = curves_figure(data, dataset, labels)
+        paths += _save(figure, folder / f"fig_curves_{file_stem(dataset)}") if figure else []
     return paths

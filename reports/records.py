@@ -36,6 +36,7 @@ class Trial:
     images: str | None = None
     error: str | None = None
     artifact_uri: str = ""  # where the run's predictions/test.jsonl lives
+    experiment_id: str = ""  # for links to the run in the MLflow UI
 
     @property
     def cell(self) -> tuple[str, str]:
@@ -54,15 +55,22 @@ class StudyInfo:
     name: str
     preset: str
     parent_run_id: str
-    kind: str  # main | ablation | sweep | factorial
+    kind: str  # main | ablation | sweep | factorial | hpo
     params: tuple[str, ...]  # swept keys the tables are about
     seeds: tuple[int, ...]  # seeds the study asks for: the n of "n=2/3"
     datasets: tuple[str, ...]  # column order of the tables
     variant_order: tuple[str, ...] = ()  # named variants in study-file order, when the study file says
     variant_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # variants restricted to datasets
+    search: str = "grid"  # the study file's search.algorithm: grid | optuna
+    swept: tuple[str, ...] = ()  # the study file's sweep keys, in file order
+
+    @property
+    def is_hpo(self) -> bool:
+        """A joint search (Optuna, or report kind hpo): reported as a search, not as one-parameter sweeps."""
+        return self.kind == "hpo" or self.search == "optuna"
 
 
-REPORT_KINDS = ("main", "ablation", "sweep", "factorial")
+REPORT_KINDS = ("main", "ablation", "sweep", "factorial", "hpo")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class Predictions:
 
     ids: tuple[str, ...]
     counts: np.ndarray
+    labels: tuple = ()  # (gold, pred) per example as the task wrote them (tags, a relation, tuples); may be empty
 
     def aligned_to(self, ids: tuple[str, ...]) -> np.ndarray:
         """Counts reordered to the given ids; the two runs must have predicted the same test examples."""

@@ -12,7 +12,7 @@ DASH = "–"  # an empty cell: no run, or nothing to compute
 # Unicode used in captions, labels and cells, and its LaTeX spelling (pdflatex-safe, no extra packages).
 _LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "Δ": r"$\Delta$", "τ": r"$\tau$",
                   "φ": r"$\phi$", "∅": r"$\emptyset$", "×": r"$\times$", "–": "--", "—": "---", "≤": r"$\le$",
-                  "≥": r"$\ge$", "<": r"$<$", ">": r"$>$", "−": "-", "…": r"\ldots{}"}
+                  "≥": r"$\ge$", "ε": r"$\varepsilon$", "η": r"$\eta$", "²": r"$^2$", "<": r"$<$", ">": r"$>$", "−": "-", "…": r"\ldots{}"}
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}"}
 
@@ -39,7 +39,7 @@ def _number(value: float | None, decimals: int, signed: bool = False) -> str | N
     return "+" + text if signed and not text.startswith("-") and float(text) != 0 else text
 
 
-def _plain_parts(cell: Cell) -> tuple[str, str, str]:
+def plain_parts(cell: Cell) -> tuple[str, str, str]:
     """(emphasised core, marker, trailing note) of a cell as plain text."""
     if isinstance(cell, ScoreCell):
         mean = _number(cell.mean, 1)
@@ -72,7 +72,7 @@ def to_markdown(table: Table, heading_level: int = 3) -> str:
     for row in table.rows:
         cells = []
         for cell in row.cells:
-            core, marker, note = _plain_parts(cell)
+            core, marker, note = plain_parts(cell)
             emphasis = _emphasis(cell)
             # Markdown has no underline; GitHub renders <u>, which keeps "second best" visible in the note.
             core = f"**{core}**" if emphasis == "best" else f"<u>{core}</u>" if emphasis == "second" else core
@@ -84,7 +84,7 @@ def to_markdown(table: Table, heading_level: int = 3) -> str:
 
 
 def _latex_cell(cell: Cell) -> str:
-    core, marker, note = _plain_parts(cell)
+    core, marker, note = plain_parts(cell)
     core = latex_escape(core).replace(" $\\pm$ ", r"\,$\pm$\,")
     if core.startswith("-") and core[1:2].isdigit():
         core = "$-$" + core[1:]  # a minus sign, not a hyphen
@@ -171,8 +171,8 @@ def to_csv(table: Table) -> str:
                 values += [_csv_number(cell.p_value)] if has_p[index] else []
             elif isinstance(cell, IntervalCell):
                 values += [_csv_number(cell.low), _csv_number(cell.high)]
-            elif isinstance(cell, NumberCell):
-                values.append(_csv_number(cell.value))
+            elif isinstance(cell, NumberCell):  # counts (decimals 0) stay whole numbers
+                values.append(_csv_number(cell.value) if cell.decimals or cell.value is None else f"{cell.value:.0f}")
             else:
                 values.append(cell.text)
         writer.writerow(values)

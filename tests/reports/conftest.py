@@ -41,6 +41,43 @@ def _counts(quality: float, key: int, examples: int = 40) -> np.ndarray:
     return np.stack([tp, fp, gold - tp], axis=1)
 
 
+ENTITY_TYPES = ("PER", "LOC", "ORG", "MISC")
+RELATIONS = ("/per/per/peer", "/per/loc/place_of_residence", "/org/org/subsidiary", "None")
+
+
+def _labelled(task: str, quality: float, key: int, examples: int = 40) -> tuple[np.ndarray, list]:
+    """Gold and predicted labels in shapca/tasks.py's format, and the per-example tp/fp/fn that they give (as
+    shapca.metrics counts them): NER BIO tags over 8 tokens, RE one relation label per example."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    rng = np.random.default_rng(key)
+    gold_rng = np.random.default_rng(11)  # the same gold labels in every run: one test set
+    counts, pairs = [], []
+    for _ in range(examples):
+        if task == "re":
+            gold = RELATIONS[gold_rng.integers(len(RELATIONS))]
+            pred = gold if rng.random() < quality else RELATIONS[rng.integers(len(RELATIONS))]
+            hit = int(gold == pred != "None")
+            counts.append((hit, int(pred != "None") - hit, int(gold != "None") - hit))
+        else:
+            gold, pred = ["O"] * 8, ["O"] * 8
+            for start in (0, 3)[: 1 + int(gold_rng.integers(2))]:  # one or two gold entities of two tokens
+                kind = ENTITY_TYPES[gold_rng.integers(len(ENTITY_TYPES))]
+                gold[start: start + 2] = [f"B-{kind}", f"I-{kind}"]
+                if rng.random() < quality:
+                    pred[start: start + 2] = gold[start: start + 2]
+                elif rng.random() < 0.5:  # the right span with the wrong type
+                    other = ENTITY_TYPES[(ENTITY_TYPES.index(kind) + 1) % len(ENTITY_TYPES)]
+                    pred[start: start + 2] = [f"B-{other}", f"I-{other}"]
+            if rng.random() < 0.5 * (1 - quality):
+                pred[6] = "B-MISC"  # a spurious entity
+            gold_set, pred_set = set(get_entities(gold)), set(get_entities(pred))
+            hit = len(gold_set & pred_set)
+            counts.append((hit, len(pred_set) - hit, len(gold_set) - hit))
+        pairs.append((gold, pred))
+    return np.array(counts, dtype=np.int64), pairs
+
+
 def _scores(counts: np.ndarray) -> dict[str, float]:
     tp, fp, fn = (float(x) for x in counts.sum(axis=0))
     precision = tp / (tp + fp) if tp + fp else 0.0
@@ -68,7 +105,7 @@ class _Writer:
         return run.info.run_id
 
     def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
-               variants: list[dict] | None = None, file_name: str | None = None) -> str:
+               variants: list[dict] | None = None, file_name: str | None = None, extra: dict | None = None) -> str:
         """The study's parent run; with variants, the study file is logged too (the runner names it
         <study>.yaml; docs/tracking.md says study.yaml: the reader takes either)."""
         run_id = self._start({"shapca.role": "study", "study": study, "preset": preset, "report_kind": kind,
@@ -76,7 +113,7 @@ class _Writer:
                              f"<parent:{study}/{preset}>")
         if variants is not None:
             path = self.scratch / (file_name or f"{study}.yaml")
-            path.write_text(json.dumps({"name": study, "variants": variants}))
+            path.write_text(json.dumps({"name": study, "variants": variants, **(extra or {})}))
             self.client.log_artifact(run_id, str(path))
         self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
         self.store.parents[f"{study}/{preset}"] = run_id
@@ -85,7 +122,8 @@ class _Writer:
     def trial(self, study: str, variant: str, dataset: str, seed: int, *, quality: float = 0.7, preset: str = "cpu",
               config_hash: str | None = None, components: dict[str, int] | None = None,
               params: dict[str, str] | None = None, step_time: float = 0.05, status: str = "FINISHED",
-              error: str | None = None, test_metrics: bool = True, images: str = "features", key: int = 0) -> str:
+              error: str | None = None, test_metrics: bool = True, images: str = "features", key: int = 0,
+              task: str | None = None, epochs: int = 3) -> str:
         from mlflow.entities import Metric, Param
 
         config_hash = config_hash or f"h-{study}-{variant}".replace(" ", "").replace("/", "")
@@ -99,18 +137,20 @@ class _Writer:
         run_id = self._start(tags, f"<run:{study}/{variant}/{dataset}/{seed}/{self.clock + 1000}>")
         metrics = []
         if status == "FINISHED":
-            counts = _counts(quality, key * 100 + seed)
+            labels = _labelled(task, quality, key * 100 + seed) if task else None
+            counts = _counts(quality, key * 100 + seed) if labels is None else labels[0]
             dev = _scores(_counts(quality, key * 100 + seed + 50))
             test = _scores(counts)
             final = {f"dev_{k}": v for k, v in dev.items()}
             final |= {f"test_{k}": v for k, v in test.items()} if test_metrics else {}
             final |= {"best_epoch": 2.0, "step_time_s": step_time, "samples_per_s": 16 / step_time}
             metrics = [Metric(k, v, self.clock, 0) for k, v in final.items()]
-            for epoch in range(3):  # learning curves: loss falls, dev F1 climbs towards its final value
+            for epoch in range(epochs):  # learning curves: loss falls, dev F1 climbs towards its final value
                 metrics += [Metric("epoch_train_loss", round(2.0 / (epoch + 1) + 0.1 * seed, 4), self.clock, epoch),
                             Metric("epoch_dev_f1", round(dev["f1"] * (0.6 + 0.2 * epoch), 4), self.clock, epoch)]
+            gold_pred = labels[1] if labels else [([], [])] * len(counts)
             lines = [json.dumps({"id": f"{dataset}-{i}", "tp": int(c[0]), "fp": int(c[1]), "fn": int(c[2]),
-                                 "gold": [], "pred": []}) for i, c in enumerate(counts)]
+                                 "gold": g, "pred": p}) for i, (c, (g, p)) in enumerate(zip(counts, gold_pred))]
             path = self.scratch / "predictions" / "test.jsonl"
             path.parent.mkdir(exist_ok=True)
             path.write_text("\n".join(lines) + "\n")
@@ -183,8 +223,35 @@ def _populate(w: _Writer) -> None:
         w.parent("mixed", preset, "main", "1", "twitter2017")
         w.trial("mixed", "full", "twitter2017", 1, preset=preset, key=70)
 
+    _populate_search(w)
+    # Every size at its smallest: one seed, one epoch, every score zero.
+    w.parent("tiny", "cpu", "main", "1", "twitter2017", variants=[{"name": "full"}, {"name": "baseline"}])
+    for variant in ("full", "baseline"):
+        w.trial("tiny", variant, "twitter2017", 1, quality=0.0, epochs=1, key=90)
+
     w.parent("no_test", "cpu", "main", "1", "twitter2017")
     w.trial("no_test", "full", "twitter2017", 1, test_metrics=False, key=80)
+
+
+SEARCH = {"train.lr": {"loguniform": [1.0e-5, 1.0e-4]}, "align.tau": {"loguniform": [0.02, 1.0]},
+          "shapley.samples": {"logint": [1, 64]}, "model.fusion_gate": {"choice": ["none", "scalar", "vector", "token"]}}
+
+
+def _populate_search(w: _Writer) -> None:
+    """An Optuna search as search_spaces/hpo.yaml runs it (report kind sweep, search optuna), on an NER and an RE
+    dataset, with labelled predictions; F1 depends mostly on the fusion gate, some trials stopped after 1 epoch."""
+    w.parent("search", "cpu", "sweep", "1", "twitter2017,mnre", params=",".join(SEARCH), variants=[],
+             extra={"search": {"algorithm": "optuna", "num_samples": 10}, "sweep": SEARCH})
+    rng = np.random.default_rng(5)
+    gates = SEARCH["model.fusion_gate"]["choice"]
+    for dataset, task in (("twitter2017", "ner"), ("mnre", "re")):
+        for index in range(10):
+            values = {"train.lr": float(10 ** rng.uniform(-5, -4)), "align.tau": float(10 ** rng.uniform(-1.7, 0)),
+                      "shapley.samples": int(2 ** rng.integers(0, 7)), "model.fusion_gate": gates[index % 4]}
+            label = ", ".join(f"{k}={format(v, '.4g') if isinstance(v, float) else v}" for k, v in values.items())
+            quality = 0.4 + 0.1 * gates.index(values["model.fusion_gate"]) + 0.02 * index
+            w.trial("search", label, dataset, 1, quality=quality, task=task, epochs=1 if index % 3 == 0 else 3,
+                    params={k: str(v) for k, v in values.items()}, key=100 + index + 20 * (task == "re"))
 
 
 def _skip_fsync_under(root: Path) -> None:
@@ -206,3 +273,15 @@ def fixture_store(tmp_path_factory) -> FixtureStore:
     store = FixtureStore(uri=f"sqlite:///{root / 'm.db'}", root=root)
     _populate(_Writer(store))
     return store
+
+
+STUDIES = ("factorial", "samples", "context", "main", "search", "tiny")  # the fixture studies with golden files
+
+
+@pytest.fixture(scope="session")
+def built(fixture_store, tmp_path_factory):
+    """Every fixture study built once (and logged to its parent run): study -> (folder, returned paths)."""
+    from reports.build import build_study
+
+    root = tmp_path_factory.mktemp("reports")
+    return {s: (root / s, build_study(s, fixture_store.uri, out_dir=root / s)) for s in STUDIES}

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import STUDIES
 from latex_check import latex_problems
 from mlflow.tracking import MlflowClient
 
@@ -22,19 +23,12 @@ from reports.records import ReportError
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).resolve().parents[2]
-STUDIES = ("factorial", "samples", "context", "main")
 FIGURES = {"factorial": ["fig_curves_twitter2017", "fig_curves_mnre"],
            "samples": ["fig_sweep_shapley_samples", "fig_curves_twitter2017"],
            "context": ["fig_sweep_data_context", "fig_curves_twitter2015", "fig_curves_twitter2017"],
-           "main": ["fig_curves_twitter2017"]}
+           "main": ["fig_curves_twitter2017"], "tiny": ["fig_curves_twitter2017"],
+           "search": ["fig_parallel_twitter2017", "fig_parallel_mnre", "fig_curves_twitter2017", "fig_curves_mnre"]}
 UPDATE = os.environ.get("SHAPCA_UPDATE_GOLDEN") == "1"
-
-
-@pytest.fixture(scope="module")
-def built(fixture_store, tmp_path_factory):
-    """Every fixture study built once (and logged to its parent run): study -> (folder, returned paths)."""
-    root = tmp_path_factory.mktemp("reports")
-    return {s: (root / s, build_study(s, fixture_store.uri, out_dir=root / s)) for s in STUDIES}
 
 
 def _text_outputs(folder: Path) -> list[Path]:
@@ -144,7 +138,7 @@ def test_mixed_presets_refused_unless_one_is_chosen(fixture_store, tmp_path):
     assert len(tidy) == 3 and all(",full," in line for line in tidy[1:])  # dev and test row of the full run
     assert "preset full" in (tmp_path / "out" / "main.md").read_text()
     assert sorted(p.name for p in paths) == ["fig_curves_twitter2017.pdf", "fig_curves_twitter2017.png", "main.csv",
-                                             "main.md", "main.tex", "report.md", "tidy.csv"]
+                                             "main.md", "main.tex", "report.html", "report.md", "tidy.csv"]
 
 
 def test_run_without_test_metrics_leaves_previous_report_untouched(fixture_store, tmp_path):
