@@ -9,8 +9,10 @@ import yaml
 
 from clusters.check import check_config, check_file, main
 from clusters.problems import ERROR, NOTE, WARNING
+from clusters.project_rules import HEAD_LISTS, commands
 from clusters.sim.render_config import PORT_FLAGS, SimNode, render
 from clusters.study_fit import StudyError, study_resources
+from clusters.tracking_rules import tracking_locations
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "cluster.yaml", ROOT / "clusters" / "gcp.yaml", ROOT / "clusters" / "local.yaml"]
@@ -151,3 +153,51 @@ def test_setup_must_install_the_project_from_a_copy_that_is_there(setup, mounts,
     raw["file_mounts"] = mounts | {"~/.ray/auth_token": "~/.ray/auth_token"}
     errors = [p for p in check_config(raw) if p.severity == ERROR]
     assert (errors == []) == ok, errors
+
+
+def test_node_local_tracking_examples_say_that_ray_down_deletes_them():
+    for name in ("node_local_tracking", "node_local_artifacts"):
+        errors = [p for p in check_file(ROOT / "clusters" / "broken" / f"{name}.yaml")[0] if p.severity == ERROR]
+        assert len(errors) == 1 and "whose disk `ray down` deletes" in errors[0].message, name
+
+
+@pytest.mark.parametrize("path", SHIPPED[:2], ids=lambda p: p.name)
+def test_cloud_files_keep_runs_in_postgres_and_artifacts_in_the_bucket(path):
+    raw = yaml.safe_load(path.read_text())
+    store, artifacts = tracking_locations(commands(raw, HEAD_LISTS))
+    assert store.value.startswith("postgresql://") and store.folder is None
+    assert artifacts.value.startswith(("s3://", "gs://")) and artifacts.folder is None
+
+
+def _tracking_errors(raw: dict) -> list:
+    return [p for p in check_config(raw) if p.severity == ERROR and "`ray down` deletes" in p.message]
+
+
+def _with_settings(settings: str, extra: list[str] = (), single_node: bool = False) -> dict:
+    """cluster.yaml with its MLflow settings replaced by `settings` (an `export ...` line)."""
+    raw = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    index = next(i for i, c in enumerate(raw["setup_commands"]) if "SHAPCA_MLFLOW_STORE" in c)
+    kept = re.sub(r"'export SHAPCA_MLFLOW_\w+=[^']*' ?", "", raw["setup_commands"][index])
+    raw["setup_commands"][index] = kept.replace("'export RAY_AUTH_MODE=token'",
+                                                f"'export RAY_AUTH_MODE=token' '{settings}'")
+    raw["setup_commands"] = list(extra) + raw["setup_commands"]
+    if single_node:
+        for spec in raw["available_node_types"].values():
+            spec["max_workers"] = 0
+    return raw
+
+
+@pytest.mark.parametrize("settings, extra, single_node, key", [
+    ("export SHAPCA_MLFLOW_ARTIFACTS=s3://b/a", [], False, "head_start_ray_commands[2]"),  # sqlite, the default
+    ("export SHAPCA_MLFLOW_STORE=sqlite:////home/ubuntu/m.db SHAPCA_MLFLOW_ARTIFACTS=s3://b/a", [], False,
+     "setup_commands[5]"),
+    ("export SHAPCA_MLFLOW_STORE=postgresql://u@127.0.0.1/mlflow SHAPCA_MLFLOW_ARTIFACTS=s3://b/a", [], False,
+     "setup_commands[5]"),  # a database server on the head is on its disk too
+    ("export SHAPCA_PGDATA=/data/pg SHAPCA_MLFLOW_ARTIFACTS=s3://b/a", [], False, "setup_commands[5]"),
+    ("export SHAPCA_PGDATA=/data/pg SHAPCA_MLFLOW_ARTIFACTS=/data/a", ["mountpoint -q /data"], False, None),
+    ("export SHAPCA_MLFLOW_STORE=postgresql://u@db.example.org/mlflow", [], False, "head_start_ray_commands[2]"),
+    ("export SHAPCA_MLFLOW_ARTIFACTS=/home/ubuntu/a", [], True, None),  # one node: nothing else writes there
+])
+def test_tracking_on_the_heads_disk_is_refused_on_a_multi_node_cloud_cluster(settings, extra, single_node, key):
+    errors = _tracking_errors(_with_settings(settings, extra, single_node))
+    assert sorted({p.key for p in errors}) == ([key] if key else [])
