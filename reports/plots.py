@@ -45,6 +45,21 @@ def fit_legend(axes, **kwargs) -> None:
         legend.remove()
 
 
+def _widen_flat_limits(axes, pad_y: float) -> None:
+    """One epoch, or equal values everywhere (all-zero scores), give a zero-width range that matplotlib widens by
+    a hair, with ticks at fractions of an epoch: widen it to half an epoch and `pad_y` around the value instead."""
+    lines = [line for line in axes.get_lines() if len(line.get_xdata())]
+    if not lines:
+        return
+    x = np.concatenate([line.get_xdata() for line in lines]).astype(float)
+    y = np.concatenate([line.get_ydata() for line in lines]).astype(float)
+    if x.max() - x.min() < 1:
+        axes.set_xlim(x.min() - 0.5, x.max() + 0.5)
+        axes.set_xticks(np.unique(x))  # the integer locator falls back to fractions on so short a range
+    if np.nanmax(y) - np.nanmin(y) < 1e-9:
+        axes.set_ylim(np.nanmin(y) - pad_y, np.nanmax(y) + pad_y)
+
+
 def spread_label(data: StudyData, measure: str = "test F1 ×100") -> str:
     """The y label says what a point is: a mean ± std only when there are several seeds."""
     seeds = data.info.seeds
@@ -153,6 +168,8 @@ def curves_figure(data: StudyData, dataset: str, labels: dict[str, str] | None =
                for k in HISTORY_KEYS):
         return None
     labels = labels or {}
+    if labels:  # a search's trials in rank order, so the legend reads #1, #2, ...
+        variants.sort(key=lambda v: (int(labels[v][1:]) if labels.get(v, "").startswith("#") else 10 ** 9, v))
     several = len(data.info.seeds) > 1
     figure = Figure(figsize=(9, 3.4))
     for index, key in enumerate(HISTORY_KEYS):
@@ -170,6 +187,7 @@ def curves_figure(data: StudyData, dataset: str, labels: dict[str, str] | None =
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.margins(x=0.08, y=0.1)
+        _widen_flat_limits(axes, pad_y=1.0 if scale == 100 else 0.1)
         axes.set_ylabel(_HISTORY_LABELS.get(key, key) + (" (mean ± std over seeds)" if several else ""))
         if index == len(HISTORY_KEYS) - 1:
             fit_legend(axes, fontsize=7)
