@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from shapca.config import Config, ConfigError
+from shapca.config_help import config_help
 from shapca.trainer import fit
 
 
@@ -43,7 +44,8 @@ def build_config(args) -> Config:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=config_help())  # every key --set accepts, with type, default and help
     ap.add_argument("--config", help="YAML config file (shapca.config.Config layout)")
     ap.add_argument("--dataset", choices=["twitter2015", "twitter2017", "mnre", "jmere"])
     ap.add_argument("--context", help="context generator name, none, or file:<jsonl>")
