@@ -90,13 +90,15 @@ def collate(items: list[Encoded], pad_id: int) -> dict:
     """Pad a batch. `word_index` [B, W] gathers first sub-tokens; `text_mask` excludes the joint context part."""
     input_ids, attention = _pad([e.input_ids for e in items], pad_id)
     ctx_ids, ctx_mask = _pad([e.context_ids for e in items], pad_id)
+    # the text alone, as the prefix of a joint sequence ([CLS] text [SEP]): the alignment's text view
+    text_ids, text_ids_mask = _pad([e.input_ids[:e.context_start] for e in items], pad_id)
     text_mask = attention.clone()
     for i, e in enumerate(items):
         text_mask[i, e.context_start:] = False
     word_index, word_mask = _pad([e.word_starts for e in items], 0)
     return {
         "input_ids": input_ids, "attention_mask": attention, "text_mask": text_mask,
-        "context_ids": ctx_ids, "context_mask": ctx_mask,
+        "context_ids": ctx_ids, "context_mask": ctx_mask, "text_ids": text_ids, "text_ids_mask": text_ids_mask,
         "joint_context_mask": attention & ~text_mask,
         "word_index": word_index, "word_mask": word_mask,
         "marks": torch.tensor([e.marks for e in items], dtype=torch.long),

@@ -5,6 +5,8 @@ an image source of `none` every image part), and `self.active` lists it so the t
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -28,6 +30,21 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
+_PRETRAINED: dict[str, nn.Module] = {}
+
+
+def pretrained_encoder(name: str) -> nn.Module:
+    """A fresh copy of the pretrained encoder. The weights are read once per process, so trials that share a
+    process (a study's reused trial actors) do not load them again, and read with the caller's RNG untouched,
+    so every copy, first or later, starts a run in the same state."""
+    if name not in _PRETRAINED:
+        from transformers import AutoModel
+
+        with torch.random.fork_rng(devices=[]):
+            _PRETRAINED[name] = AutoModel.from_pretrained(resolve_encoder(name))
+    return copy.deepcopy(_PRETRAINED[name])
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.unsqueeze(-1).to(x.dtype)
     return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
@@ -36,10 +53,8 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class ShapCA(nn.Module):
     def __init__(self, cfg: Config, task: str, types: list[str], relations: list[str], image_dim: int | None):
         super().__init__()
-        from transformers import AutoModel
-
         self.cfg, self.task = cfg, task
-        self.encoder = AutoModel.from_pretrained(resolve_encoder(cfg.model.encoder))
+        self.encoder = pretrained_encoder(cfg.model.encoder)
         hidden = self.encoder.config.hidden_size
         self.use_context = cfg.data.context != "none"
         self.use_image = image_dim is not None
@@ -80,25 +95,40 @@ class ShapCA(nn.Module):
     def encoder_params(self):
         return list(self.encoder.parameters())
 
+    def alignment_views(self, batch: dict, states: torch.Tensor, ctx_alone: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled text and context vectors for the alignment games, each encoded without seeing the other.
+
+        In joint mode every token of the task's encoding has attended to both parts, so pooling it would let the
+        loss match a text to the context it was encoded with, whatever they mean (docs/method.md, section 7).
+        The alignment therefore reads a text-only pass (the text prefix of the joint sequence, same positions) and
+        the context-only pass `ctx_alone`; in separate mode the task's text states already are the text-only pass.
+        """
+        if self.joint:
+            mask = batch["text_ids_mask"]
+            states = self.encoder(input_ids=batch["text_ids"], attention_mask=mask).last_hidden_state
+        else:
+            mask = batch["text_mask"]
+        return masked_mean(states, mask), masked_mean(ctx_alone, batch["context_mask"])
+
     def forward(self, batch: dict, image: torch.Tensor | None = None, image_present: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> dict:
         """Encode, align and fuse. Returns token states, word states and the alignment loss terms."""
         states = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         text_mask = batch["text_mask"]
-        ctx, ctx_mask = None, None
+        align = self.training and bool(self.w_ct or self.w_ci)  # a training signal; evaluation skips it
+        ctx, ctx_mask, ctx_alone = None, None, None
+        if self.use_context and (align or not self.joint):
+            ctx_alone = self.encoder(input_ids=batch["context_ids"],
+                                     attention_mask=batch["context_mask"]).last_hidden_state
         if self.use_context:
-            if self.joint:
-                ctx, ctx_mask = states, batch["joint_context_mask"]
-            else:
-                ctx = self.encoder(input_ids=batch["context_ids"],
-                                   attention_mask=batch["context_mask"]).last_hidden_state
-                ctx_mask = batch["context_mask"]
+            ctx, ctx_mask = ((states, batch["joint_context_mask"]) if self.joint
+                             else (ctx_alone, batch["context_mask"]))
         img = self.image_proj(image) if (self.use_image and image is not None) else None
 
         terms = {}
-        if self.training and (self.w_ct or self.w_ci):  # alignment is a training signal; evaluation skips it
-            text_vec = self.proj["text"](masked_mean(states, text_mask))
-            ctx_vec = self.proj["context"](masked_mean(ctx, ctx_mask))
+        if align:
+            text_pooled, ctx_pooled = self.alignment_views(batch, states, ctx_alone)
+            text_vec, ctx_vec = self.proj["text"](text_pooled), self.proj["context"](ctx_pooled)
             kw = dict(mode=self.cfg.align.alignment, tau=self.cfg.align.tau, value=self.cfg.shapley.value,
                       estimator=self.cfg.shapley.estimator, samples=self.cfg.shapley.samples,
                       antithetic=self.cfg.shapley.antithetic, beta=self.cfg.shapley.beta, generator=generator,

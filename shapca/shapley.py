@@ -22,7 +22,8 @@ Estimators:
                  scores are gathered in ordering order, prefix values come from a cumulative max / cumulative
                  logsumexp / cumulative sum, marginals are their first difference, and are scattered back to the
                  players; `antithetic` pairs each ordering with its reverse;
-  "closed_form"  the airport formula for "max" (O(k log k)); for "additive" it is the scores themselves.
+  "closed_form"  the airport formula for "max" (O(k log k)); for "additive" it is the scores themselves;
+  "auto"         closed_form where the game has one ("max", "additive"), else permutation (resolve_estimator).
 Gradients flow into `scores` through every estimator.
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ import torch
 import torch.nn.functional as F
 
 VALUES = ("max", "logsumexp", "additive")
-ESTIMATORS = ("exact", "permutation", "closed_form")
+ESTIMATORS = ("auto", "exact", "permutation", "closed_form")
+CLOSED_FORM_VALUES = ("max", "additive")  # the games with an exact closed form
 MAX_EXACT_PLAYERS = 16
 
 
@@ -186,6 +188,12 @@ def airport_shapley(scores: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(by_rank).scatter(-1, order, by_rank)
 
 
+def resolve_estimator(value: str) -> str:
+    """`auto`: the exact closed form where the game has one (it costs no more than Monte Carlo and carries no
+    sampling noise, which biases the expected contrastive loss upwards), permutation sampling otherwise."""
+    return "closed_form" if value in CLOSED_FORM_VALUES else "permutation"
+
+
 def shapley_values(scores: torch.Tensor, value: str = "max", estimator: str = "permutation", samples: int = 16,
                    antithetic: bool = False, generator: torch.Generator | None = None, beta: float = 0.1,
                    independent: bool = False) -> torch.Tensor:
@@ -196,6 +204,8 @@ def shapley_values(scores: torch.Tensor, value: str = "max", estimator: str = "p
     """
     _check_scores(scores)
     _check_value(value, beta)
+    if estimator == "auto":
+        estimator = resolve_estimator(value)
     if estimator == "exact":
         return exact_shapley(scores, value, beta)
     if estimator == "closed_form":

@@ -227,3 +227,12 @@ def test_clear_errors():
         shapley_values(scores, samples=0)
     with pytest.raises(ValueError, match="targets, players"):
         shapley_values(torch.randn(5))
+
+
+def test_auto_estimator_is_the_closed_form_where_the_game_has_one():
+    scores = torch.randn(5, 9, generator=torch.Generator().manual_seed(21))
+    torch.testing.assert_close(shapley_values(scores, "max", "auto"), airport_shapley(scores))
+    torch.testing.assert_close(shapley_values(scores, "additive", "auto"), scores)
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    torch.testing.assert_close(shapley_values(scores, "logsumexp", "auto", samples=8, generator=g()),
+                               shapley_values(scores, "logsumexp", "permutation", samples=8, generator=g()))
