@@ -114,6 +114,8 @@ def describe_plan(study: Study, preset: str | None = None, done_hashes=frozenset
         lines.append("per-dataset " + "; ".join(f"{d}: {_fmt(o)}" for d, o in study.dataset_overrides.items()))
     if study.base:
         lines.append(f"base       {_fmt(study.base)}")
+    if study.cli_overrides:
+        lines.append(f"--set      {_fmt(study.cli_overrides)} (every trial)")
     if study.is_grid:
         lines += _describe_grid(study, set(done_hashes))
     else:

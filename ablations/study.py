@@ -7,11 +7,12 @@ names are also reachable from here, because the runner imports everything from t
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shapca.config import Config, ConfigError
+from shapca.config import Config, ConfigError, parse_assignments
 
 STUDY_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 BASE_LABEL = "base"  # row label of a study with neither variants nor sweep
@@ -73,6 +74,7 @@ class Study:
     preset: str | None = None  # set by ablations.presets.apply_preset
     preset_overrides: dict = field(default_factory=dict)
     reductions: tuple = ()  # what the preset cut, in words
+    cli_overrides: dict = field(default_factory=dict)  # the runner's --set, applied to every trial, last
 
     @property
     def is_grid(self) -> bool:
@@ -162,15 +164,29 @@ def sweep_label(point: dict) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in point.items())
 
 
+def with_cli_overrides(study: Study, assignments: list[str]) -> Study:
+    """The study with the runner's `--set key=value` overrides, checked now (dry runs included) by name."""
+    try:
+        flat = parse_assignments(assignments)
+        Config().update(flat, where="--set")
+    except ConfigError as e:
+        raise StudyError(str(e)) from None
+    swept = sorted(set(flat) & set(study.sweep))
+    if swept:
+        raise StudyError(f"--set {', '.join(swept)}: the study sweeps this key; setting it would collapse its axis")
+    return dataclasses.replace(study, cli_overrides=flat)
+
+
 def resolve(study: Study, dataset: str, seed: int, row_overrides: dict, where: str) -> tuple[Config, dict]:
     """A trial's config: defaults <- base <- dataset_overrides <- row (variant or grid point) <- dataset, seed <-
-    preset overrides. Preset overrides skip the keys the study sweeps, so a preset never collapses the study's axis.
+    preset overrides <- --set. Preset overrides skip the keys the study sweeps, so a preset never collapses the study's axis.
     Returns the config and the flat overrides that made it (relative to the config's defaults)."""
     flat = dict(study.base)
     flat.update(study.dataset_overrides.get(dataset, {}))
     flat.update(row_overrides)
     flat.update({"data.dataset": dataset, "train.seed": seed})
     flat.update({k: v for k, v in study.preset_overrides.items() if k not in study.sweep})
+    flat.update(study.cli_overrides)
     try:
         cfg = Config().update(flat, where=where)
     except ConfigError as e:

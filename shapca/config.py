@@ -47,7 +47,7 @@ class ModelConfig:
 @dataclass
 class ShapleyConfig:
     value: str = "max"  # coalition value function: max | logsumexp | additive (additive = InfoNCE, for tests)
-    estimator: str = "permutation"  # exact | permutation | closed_form
+    estimator: str = "auto"  # auto (closed form where the game has one) | exact | permutation | closed_form
     samples: int = 16  # M: Monte Carlo permutations per target
     antithetic: bool = False
     beta: float = 0.1  # temperature of the logsumexp value function
@@ -118,13 +118,7 @@ class Config:
 
     def override(self, assignments: list[str]) -> "Config":
         """Apply CLI overrides of the form `section.key=value` (value parsed as YAML)."""
-        flat = {}
-        for a in assignments:
-            if "=" not in a:
-                raise ConfigError(f"override '{a}': expected section.key=value")
-            k, v = a.split("=", 1)
-            flat[k.strip()] = yaml.safe_load(v) if v.strip() else ""
-        return self.update(flat, where="override")
+        return self.update(parse_assignments(assignments), where="override")
 
     def with_absolute_paths(self, base: Path | None = None) -> "Config":
         """Resolve relative file paths against `base` (default: the working folder), so that trials running in
@@ -154,7 +148,7 @@ class Config:
             "model.encode_context": ("joint", "separate"),
             "model.fusion_gate": ("none", "scalar", "vector", "token"),
             "shapley.value": ("max", "logsumexp", "additive"),
-            "shapley.estimator": ("exact", "permutation", "closed_form"),
+            "shapley.estimator": ("auto", "exact", "permutation", "closed_form"),
             "align.alignment": ("shapley", "infonce", "none"),
             "train.device": ("auto", "cpu", "cuda"),
             "train.amp": ("none", "bf16"),
@@ -168,8 +162,8 @@ class Config:
             raise ConfigError(f"{where}: data.image must be none, features:<file> or encoder:<name>, got {image!r}")
         if image.startswith("encoder:") and not self.data.image_dir:
             raise ConfigError(f"{where}: data.image={image} needs data.image_dir (the image folder)")
-        if self.shapley.estimator == "closed_form" and self.shapley.value != "max":
-            raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value=max")
+        if self.shapley.estimator == "closed_form" and self.shapley.value not in ("max", "additive"):
+            raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value=max or additive")
         positive = ("shapley.samples", "shapley.beta", "align.tau", "train.epochs", "train.batch_size", "train.eval_batch_size",
                     "train.lr", "train.head_lr", "data.max_len", "data.context_max_len", "model.fusion_heads")
         for key in positive:
@@ -190,8 +184,10 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def hash(self, exclude: tuple[str, ...] = ()) -> str:
-        """Identity of a run: the resolved config minus keys that do not change results (paths, test hooks)."""
-        flat = {k: v for k, v in self.flat().items() if k not in NON_IDENTITY and k not in exclude}
+        """Identity of a run: the resolved config minus keys that do not change results (paths, test hooks), and
+        minus keys added since identity was defined that still hold the value that keeps the old behaviour."""
+        flat = {k: v for k, v in self.flat().items() if k not in NON_IDENTITY and k not in exclude
+                and not (k in ADDED_SINCE and ADDED_SINCE[k] == v)}
         return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -199,6 +195,23 @@ SECTIONS = ("data", "model", "shapley", "align", "train")
 # Keys that say where things are or how to run them, not what is computed: left out of a run's identity.
 NON_IDENTITY = ("data.mirror", "data.cache", "train.device", "train.fail_at_epoch", "train.num_threads",
                 "train.eval_batch_size")
+
+# A key added to the config after its first release, with the value that reproduces the behaviour from before it
+# existed. Left out of the hash at that value, so an upgrade does not orphan finished trials (docs/studies.md,
+# "Trial identity"); every other value of it changes the hash. A new key must be registered here (a test holds
+# the hashes of known configs fixed).
+ADDED_SINCE: dict[str, object] = {}
+
+
+def parse_assignments(assignments: list[str]) -> dict:
+    """`section.key=value` strings (value parsed as YAML) -> flat overrides; the keys are checked where applied."""
+    flat = {}
+    for a in assignments:
+        if "=" not in a:
+            raise ConfigError(f"override '{a}': expected section.key=value")
+        k, v = a.split("=", 1)
+        flat[k.strip()] = yaml.safe_load(v) if v.strip() else ""
+    return flat
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
