@@ -10,15 +10,15 @@ from ray.tune import Callback
 
 from ablations.plan import variant_label as sampled_label
 from ablations.tracking import StudyRuns, code_version
-from trainables.driver import payload, resolve
-from trainables.worker import PREDICTIONS_FILE
+from trainables.checkpoints import read_text
+from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
+from trainables.payload import read, resolve
 
-FINAL_KEYS = ("dev_precision", "dev_recall", "dev_f1", "test_precision", "test_recall", "test_f1")
 
-
-def variant_label(payload: dict) -> str:
+def variant_label(tune_config: dict) -> str:
     """A grid trial's planned label, or for a sampled trial its values ("key=value, ...")."""
-    return payload["meta"].get("variant") or sampled_label(dict(payload.get("params", {})))
+    payload, sampled = read(tune_config)
+    return payload.variant or sampled_label(sampled)
 
 
 class MLflowTrials(Callback):
@@ -27,15 +27,15 @@ class MLflowTrials(Callback):
     def __init__(self, runs: StudyRuns, images: str):
         self.runs, self.images, self.code = runs, images, code_version()
         self.open: dict[str, dict] = {}  # Tune trial id -> {run_id, logged epochs, step times, last result}
+        self.finished = self.failed = 0
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        settings = payload(trial.config)
-        cfg = resolve(settings)
-        meta = settings["meta"]
-        tags = {"variant": variant_label(settings), "dataset": cfg.data.dataset, "seed": str(cfg.train.seed),
+        payload, _ = read(trial.config)
+        cfg = resolve(trial.config)
+        tags = {"variant": variant_label(trial.config), "dataset": cfg.data.dataset, "seed": str(cfg.train.seed),
                 "config_hash": cfg.hash(exclude=("train.seed",)), "images": self.images, **self.code}
-        if meta.get("components") is not None:
-            tags["components"] = json.dumps(meta["components"], sort_keys=True)
+        if payload.components is not None:
+            tags["components"] = json.dumps(payload.components, sort_keys=True)
         run_id, logged = self.runs.child(cfg.hash(), tags, cfg.flat())
         self.runs.client.log_text(run_id, cfg.to_yaml(), "config.yaml")
         self.open[trial.trial_id] = {"run_id": run_id, "logged": logged, "step_times": {}, "last": None,
@@ -62,8 +62,9 @@ class MLflowTrials(Callback):
         last = st["last"] or trial.last_result or {}
         if "best_dev_f1" not in last:
             self.runs.finish(st["run_id"], ok=False, error="the trial ended without reporting an epoch")
+            self.failed += 1
             return
-        final = {k: last[f"best_{k}"] for k in FINAL_KEYS}
+        final = {k: last[f"best_{k}"] for k in BEST_KEYS}
         final["best_epoch"] = last["best_epoch"]
         if st["step_times"]:
             final["step_time_s"] = statistics.mean(v[0] for v in st["step_times"].values())
@@ -71,16 +72,26 @@ class MLflowTrials(Callback):
         self.runs.log_metrics(st["run_id"], final)
         if int(last.get("epoch", 0)) < st["epochs"]:
             self.runs.client.set_tag(st["run_id"], "stopped_early", f"epoch {last.get('epoch')}/{st['epochs']}")
-        ckpt = last.get("checkpoint_path")
-        if ckpt and (Path(ckpt) / PREDICTIONS_FILE).exists():
-            self.runs.client.log_text(st["run_id"], (Path(ckpt) / PREDICTIONS_FILE).read_text(),
-                                      "predictions/test.jsonl")
+        predictions = read_text(last[CHECKPOINT_KEY]) if last.get(CHECKPOINT_KEY) else None
+        if predictions is not None:
+            self.runs.client.log_text(st["run_id"], predictions, "predictions/test.jsonl")
         self.runs.finish(st["run_id"], ok=True)
+        self.finished += 1
 
     def on_trial_error(self, iteration, trials, trial, **info):
         st = self.open.pop(trial.trial_id, None)
         if st is not None:
             self.runs.finish(st["run_id"], ok=False, error=_error_text(trial))
+            self.failed += 1
+
+    def close_unfinished(self) -> int:
+        """Ends the runs of trials that neither finished nor failed (the study was interrupted) as KILLED, never
+        left RUNNING; a rerun continues them. Returns how many."""
+        for st in self.open.values():
+            self.runs.client.set_tag(st["run_id"], "interrupted", time.strftime("%Y-%m-%d %H:%M:%S"))
+            self.runs.client.set_terminated(st["run_id"], "KILLED")
+        n, self.open = len(self.open), {}
+        return n
 
 
 def _error_text(trial) -> str:
@@ -109,20 +120,56 @@ class Progress(Callback):
               f"eta {eta / 60:.1f} min | {msg}", flush=True)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._line(f"start  {variant_label(payload(trial.config))} ({trial.trial_id})")
+        self._line(f"start  {variant_label(trial.config)} ({trial.trial_id})")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         value = result.get(self.metric)
         if value is not None and (self.best is None or value > self.best[0]):
-            self.best = (value, variant_label(payload(trial.config)))
+            self.best = (value, variant_label(trial.config))
         if "epoch" in result:
-            self._line(f"epoch {result['epoch']} {variant_label(payload(trial.config))}: dev F1 "
+            self._line(f"epoch {result['epoch']} {variant_label(trial.config)}: dev F1 "
                        f"{100 * result.get('dev_f1', 0):.2f}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.done += 1
-        self._line(f"done   {variant_label(payload(trial.config))}")
+        self._line(f"done   {variant_label(trial.config)}")
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.failed += 1
-        self._line(f"FAILED {variant_label(payload(trial.config))}: see its MLflow run")
+        self._line(f"FAILED {variant_label(trial.config)}: see its MLflow run")
+
+
+class Waiting(Callback):
+    """Says so when trials wait for resources: how many, for how long, what each needs and what the cluster has.
+
+    A trial that cannot be placed would otherwise look like a hung study. Printed once trials have waited
+    `after_s`, then every `every_s` while they still wait.
+    """
+
+    def __init__(self, after_s: float = 30.0, every_s: float = 60.0):
+        self.after_s, self.every_s = after_s, every_s
+        self.since: dict[str, float] = {}  # trial id -> when it was first seen waiting
+        self.last_line = 0.0
+
+    def on_step_end(self, iteration, trials, **info):
+        now = time.time()
+        waiting = [t for t in trials if t.status == "PENDING"]
+        self.since = {t.trial_id: self.since.get(t.trial_id, now) for t in waiting}
+        if not waiting or now - min(self.since.values()) < self.after_s or now - self.last_line < self.every_s:
+            return
+        self.last_line = now
+        print(waiting_line(waiting, now - min(self.since.values())), flush=True)
+
+
+def waiting_line(waiting: list, longest_s: float) -> str:
+    import ray
+
+    needs = sorted({_resources(t.placement_group_factory.required_resources) for t in waiting})
+    total, free = ray.cluster_resources(), ray.available_resources()
+    have = ", ".join(f"{k} {free.get(k, 0):g} free of {total[k]:g}" for k in ("CPU", "GPU") if k in total)
+    return (f"waiting: {len(waiting)} trial(s) pending for resources, the longest for {longest_s / 60:.1f} min; "
+            f"each needs {' or '.join(needs)}; the cluster has {have or 'no CPU or GPU'}")
+
+
+def _resources(r: dict) -> str:
+    return "{" + ", ".join(f"{k} {v:g}" for k, v in sorted(r.items()) if v) + "}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,8 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from ablations.presets import apply_preset  # noqa: E402
 from ablations.plan import describe_plan, plan, resolve_sampled, search_space  # noqa: E402
-from ablations.study import StudyError, load_study  # noqa: E402
+from ablations.study import StudyError, load_study, with_cli_overrides  # noqa: E402
 from ablations.tracking import StudyRuns, TrackingError, check_reachable, default_tracking_uri  # noqa: E402
+from trainables.payload import KEY as PAYLOAD_KEY  # noqa: E402
+from trainables.payload import TrialPayload  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,6 +42,8 @@ def parse_args(argv=None):
     ap.add_argument("--backend", default="auto", choices=["auto", "gloo", "nccl"], help="torch.distributed backend")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every trial")
     ap.add_argument("--no-report", action="store_true", help="do not build the tables at the end")
+    ap.add_argument("--partial-report", action="store_true",
+                    help="build the tables even when the study is interrupted (they say they are partial)")
     return ap.parse_args(argv)
 
 
@@ -60,81 +65,95 @@ def connect_ray(address: str | None):
                  log_to_driver=False)
 
 
-def fitting_trials(study) -> int:
-    """How many trials the cluster's CPUs and GPUs can run at once (Tune would otherwise start every trial's
-    driver at once and leave their workers queueing)."""
+def fitting_trials(payload: TrialPayload) -> int:
+    """How many trials fit the cluster at once, counting everything a trial reserves (Tune would otherwise start
+    more trials than fit and leave them waiting)."""
     import ray
 
     have = ray.cluster_resources()
-    r = study.resources
-    workers = max(1, int(r.get("workers", 1)))
-    fits = [int(have.get("CPU", 1) // max(1e-9, workers * float(r.get("cpus_per_worker", 1))))]
-    if float(r.get("gpus_per_worker", 0)) > 0:
-        fits.append(int(have.get("GPU", 0) // (workers * float(r["gpus_per_worker"]))))
+    fits = [int(have.get(kind, 0) // amount) for kind, amount in payload.reserved().items() if amount > 0]
     return max(1, min(fits))
 
 
-def meta_for(study, spec_variant: str | None, components, args, storage: str) -> dict:
+def payload_for(study, cfg, variant: str | None, components, args, storage: str) -> TrialPayload:
     r = study.resources
-    return {"study": study.name, "preset": study.preset, "variant": spec_variant, "components": components,
-            "storage": storage, "workers": r.get("workers", 1), "cpus_per_worker": r.get("cpus_per_worker", 1),
-            "gpus_per_worker": r.get("gpus_per_worker", 0), "max_failures": args.max_failures,
-            "backend": args.backend}
+    return TrialPayload(config=cfg.to_dict(), study=study.name, preset=study.preset, storage=storage,
+                        variant=variant, components=components, workers=int(r.get("workers", 1)),
+                        cpus_per_worker=float(r.get("cpus_per_worker", 1)),
+                        gpus_per_worker=float(r.get("gpus_per_worker", 0)), max_failures=args.max_failures,
+                        backend=args.backend)
 
 
-def with_overrides(cfg, assignments: list[str]):
-    return cfg.override(assignments) if assignments else cfg
+class Outcome:
+    """What a study's Tuner runs came to, summed over its searches."""
+
+    def __init__(self):
+        self.planned = self.finished = self.failed = self.unfinished = 0
+
+    def add(self, planned: int, trials) -> None:  # trials: ablations.callbacks.MLflowTrials
+        self.planned += planned
+        self.finished += trials.finished
+        self.failed += trials.failed
+        self.unfinished += trials.close_unfinished()
+
+    @property
+    def interrupted(self) -> bool:
+        return self.finished + self.failed < self.planned
 
 
-def run_tuner(param_space: dict, study, args, storage: str, name: str, runs: StudyRuns, total: int,
-              epochs: int, search_alg=None, num_samples: int = 1):
+def run_tuner(param_space: dict, payload: TrialPayload, study, args, name: str, runs: StudyRuns, total: int,
+              epochs: int, outcome: Outcome, search_alg=None, num_samples: int = 1) -> None:
     from ray import tune
 
-    from ablations.callbacks import MLflowTrials, Progress
+    from ablations.callbacks import MLflowTrials, Progress, Waiting
     from ablations.search import make_scheduler
-    from trainables.driver import DRIVER_CPU, run_trial
+    from trainables.driver import run_trial
 
-    trainable = tune.with_resources(run_trial, {"CPU": DRIVER_CPU})
     metric = f"best_{study.metric}"
-    callbacks = [MLflowTrials(runs, images="none"), Progress(total, metric)]
+    trials = MLflowTrials(runs, images="none")
     tuner = tune.Tuner(
-        trainable, param_space=param_space,
+        tune.with_resources(run_trial, payload.resources()), param_space=param_space,
         tune_config=tune.TuneConfig(metric=metric, mode=study.mode, search_alg=search_alg,
-                                    scheduler=make_scheduler(study.scheduler, epochs),
-                                    num_samples=num_samples, max_concurrent_trials=args.max_concurrent or fitting_trials(study)),
-        run_config=tune.RunConfig(name=name, storage_path=storage, callbacks=callbacks, verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=0)),
+                                    scheduler=make_scheduler(study.scheduler, epochs), num_samples=num_samples,
+                                    max_concurrent_trials=args.max_concurrent or fitting_trials(payload),
+                                    # in-process trials keep their process (imports, data, weights) for the next
+                                    reuse_actors=payload.in_process),
+        run_config=tune.RunConfig(
+            name=name, storage_path=payload.storage, callbacks=[trials, Progress(total, metric), Waiting()],
+            verbose=0,
+            # in process, Tune restarts a failed trial (from its checkpoint); data parallel, Ray Train does
+            failure_config=tune.FailureConfig(max_failures=payload.max_failures if payload.in_process else 0)),
     )
-    return tuner.fit()
+    try:
+        tuner.fit()
+    finally:
+        outcome.add(total, trials)
 
 
-def run_grid(study, args, storage: str, runs: StudyRuns) -> int:
+def run_grid(study, args, storage: str, runs: StudyRuns, outcome: Outcome) -> None:
     from ray import tune
 
     specs = plan(study, study.preset)
     done = runs.done_hashes()
     todo = []
     for s in specs:
-        cfg = with_overrides(s.config, args.set)
-        if cfg.hash() not in done:
-            todo.append({"base": cfg.to_dict(), "params": {},
-                         "meta": meta_for(study, s.variant, s.components, args, storage)})
+        if s.trial_hash not in done:
+            todo.append(payload_for(study, s.config, s.variant, s.components, args, storage))
     print(f"{len(specs)} planned, {len(specs) - len(todo)} already finished, {len(todo)} to run", flush=True)
     if not todo:
-        return 0
-    run_tuner({"trial": tune.grid_search(todo)}, study, args, storage, "grid-" + time.strftime("%Y%m%d-%H%M%S"),
-              runs, total=len(todo), epochs=max(t["base"]["train"]["epochs"] for t in todo))
-    return len(todo)
+        return
+    space = {PAYLOAD_KEY: tune.grid_search([t.to_tune()[PAYLOAD_KEY] for t in todo])}
+    run_tuner(space, todo[0], study, args, "grid-" + time.strftime("%Y%m%d-%H%M%S"), runs, total=len(todo),
+              epochs=max(t.config["train"]["epochs"] for t in todo), outcome=outcome)
 
 
-def run_optuna(study, args, storage: str, runs: StudyRuns, study_dir: Path) -> int:
+def run_optuna(study, args, storage: str, runs: StudyRuns, study_dir: Path, outcome: Outcome) -> None:
     from ablations.search import make_optuna, requeue_interrupted
 
     n = int(study.search["num_samples"])
-    ran = 0
     for dataset in study.datasets:
         for seed in study.seeds:
-            base = with_overrides(resolve_sampled(study, study.preset, dataset, seed, {}).config, args.set)
+            base = resolve_sampled(study, study.preset, dataset, seed, {}).config
             have = runs.finished_count(dataset, seed)
             left = n - have
             print(f"{dataset} seed {seed}: {have}/{n} trials finished, {max(0, left)} to run", flush=True)
@@ -144,19 +163,22 @@ def run_optuna(study, args, storage: str, runs: StudyRuns, study_dir: Path) -> i
             journal = str(study_dir / f"{name}.journal")
             if args.resume and (k := requeue_interrupted(journal, name)):
                 print(f"{name}: {k} interrupted trial(s) queued again", flush=True)
-            space = {"trial": {"base": base.to_dict(), "params": search_space(study),
-                               "meta": meta_for(study, None, None, args, storage)}}
+            payload = payload_for(study, base, None, None, args, storage)
             search = make_optuna(study.search, f"best_{study.metric}", study.mode, journal, name)
-            run_tuner(space, study, args, storage, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}", runs, total=left,
-                      epochs=base.train.epochs, search_alg=search, num_samples=left)
-            ran += left
-    return ran
+            run_tuner(payload.to_tune(search_space(study)), payload, study, args,
+                      f"{name}-{time.strftime('%Y%m%d-%H%M%S')}", runs, total=left, epochs=base.train.epochs,
+                      outcome=outcome, search_alg=search, num_samples=left)
+            if outcome.interrupted:
+                return
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        study = apply_preset(load_study(args.study), args.preset)
+        study = with_cli_overrides(apply_preset(load_study(args.study), args.preset), args.set)
+        if args.dry_run:  # every trial's config resolves (and a bad --set fails) here, before any output
+            plan(study) if study.is_grid else resolve_sampled(study, study.preset, study.datasets[0],
+                                                              study.seeds[0], {})
     except StudyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -182,23 +204,46 @@ def main(argv=None) -> int:
     connect_ray(args.address)
     t0 = time.time()
     trial_storage = storage if "://" in storage else str(study_dir)
-    if study.search.get("algorithm", "grid") == "grid":
-        n = run_grid(study, args, trial_storage, runs)
-    else:
-        n = run_optuna(study, args, trial_storage, runs, study_dir)
-    print(f"study {study.name} ({study.preset}): {n} trials run in {(time.time() - t0) / 60:.1f} min", flush=True)
-    if not args.no_report:
-        from reports.build import build_study
-        from reports.records import ReportError
-
-        try:
-            outputs = build_study(study.name, uri, preset=study.preset)
-            print("tables:", *[str(p) for p in outputs], sep="\n  ")
-        except ReportError as e:
-            print(f"no tables: {e}", file=sys.stderr)
+    outcome = Outcome()
+    # Tune stops a study gracefully on SIGINT; SIGTERM (a scheduler, `kill`) is made to mean the same
+    previous = signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        if study.is_grid:
+            run_grid(study, args, trial_storage, runs, outcome)
+        else:
+            run_optuna(study, args, trial_storage, runs, study_dir, outcome)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    minutes = (time.time() - t0) / 60
+    print(f"study {study.name} ({study.preset}): {outcome.finished} finished, {outcome.failed} failed, "
+          f"{outcome.unfinished} unfinished of {outcome.planned} run in {minutes:.1f} min", flush=True)
+    if outcome.interrupted:
+        print(f"interrupted: unfinished trials are KILLED in MLflow and resume from their last epoch with\n  "
+              f"{resume_command(argv)}", file=sys.stderr, flush=True)
+    if not args.no_report and (not outcome.interrupted or args.partial_report):
+        build_tables(study, uri, partial=outcome.interrupted)
+    elif outcome.interrupted and not args.no_report:
+        print("no tables: the study was interrupted (--partial-report builds them from what finished)",
+              file=sys.stderr)
     runs.close_parent()
-    return 0
+    return 130 if outcome.interrupted else 0
 
+
+def build_tables(study, uri: str, partial: bool) -> None:
+    from reports.build import build_study
+    from reports.records import ReportError
+
+    try:
+        outputs = build_study(study.name, uri, preset=study.preset)
+        print("tables" + (" (partial: the study was interrupted)" if partial else "") + ":",
+              *[str(p) for p in outputs], sep="\n  ")
+    except ReportError as e:
+        print(f"no tables: {e}", file=sys.stderr)
+
+
+def resume_command(argv) -> str:
+    words = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(["python ablations/run.py", *words, *([] if "--resume" in words else ["--resume"])])
 
 if __name__ == "__main__":
     sys.exit(main())

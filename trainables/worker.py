@@ -6,7 +6,6 @@ holding the full training state and the test predictions at the best dev epoch. 
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -14,10 +13,8 @@ import torch
 
 from shapca.config import Config
 from shapca.trainer import Callback, Distributed, fit
-
-STATE_FILE, PREDICTIONS_FILE = "state.pt", "predictions.jsonl"
-BEST_KEYS = ("dev_precision", "dev_recall", "dev_f1", "test_precision", "test_recall", "test_f1")
-
+from trainables.checkpoints import STATE_FILE, checkpoint_files
+from trainables.epoch_report import epoch_metrics
 
 def load_checkpoint_state(ckpt) -> dict | None:
     if ckpt is None:
@@ -25,13 +22,6 @@ def load_checkpoint_state(ckpt) -> dict | None:
     with ckpt.as_directory() as d:
         # weights_only: the state is tensors and plain Python values; nothing else is ever unpickled
         return torch.load(Path(d) / STATE_FILE, weights_only=True, map_location="cpu")
-
-
-def epoch_metrics(rec: dict, state_best: dict, epochs_planned: int) -> dict:
-    out = {k: v for k, v in rec.items() if isinstance(v, (int, float))}
-    out["epochs_planned"] = epochs_planned
-    out.update({f"best_{k}": state_best[k] for k in BEST_KEYS})
-    return out
 
 
 class TrainReport(Callback):
@@ -48,10 +38,8 @@ class TrainReport(Callback):
             ray.train.report(metrics)
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                torch.save(state, Path(tmp) / STATE_FILE)
-                with open(Path(tmp) / PREDICTIONS_FILE, "w") as f:
-                    for row in state["predictions"]:
-                        f.write(json.dumps(row) + "\n")
+                for name, data in checkpoint_files(state).items():
+                    (Path(tmp) / name).write_bytes(data)
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         self.reported = True
 

@@ -1,0 +1,67 @@
+"""A single-worker trial, trained by the core trainer inside its own Tune trial process.
+
+No Ray Train run is started: no controller, placement-group cleaner or fresh worker process per trial. The study
+runs with `reuse_actors`, so a trial process serves trial after trial, and what does not depend on the trial is
+loaded once per process: imports, the tokenised splits (keyed by their data settings) and the pretrained weights
+(shapca.model.pretrained_encoder). Every trial still starts from the pretrained weights and its own seed.
+Each epoch is checkpointed under the trial's identity (trainables/checkpoints.py) and reported to Tune; a trial
+restarted after a failure, or run again after a killed driver, resumes from its last epoch.
+"""
+from __future__ import annotations
+
+import json
+
+from shapca.config import Config
+from shapca.prepare import Prepared, prepare
+from shapca.trainer import Callback, Trainer
+from trainables.checkpoints import TrialCheckpoint
+from trainables.epoch_report import CHECKPOINT_KEY, epoch_metrics
+
+_PREPARED: dict[str, Prepared] = {}
+_KEEP_PREPARED = 2  # data settings kept per process: a study's trials mostly share one (or one per dataset)
+
+
+def data_key(cfg: Config) -> str:
+    """Everything `prepare` reads: two configs with the same key get the same prepared splits."""
+    return json.dumps([cfg.to_dict()["data"], cfg.model.encoder, cfg.model.encode_context], sort_keys=True)
+
+
+def prepared(cfg: Config) -> Prepared:
+    key = data_key(cfg)
+    if key not in _PREPARED:
+        while len(_PREPARED) >= _KEEP_PREPARED:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[key] = prepare(cfg)
+    return _PREPARED[key]
+
+
+class TuneReport(Callback):
+    def __init__(self, checkpoint: TrialCheckpoint, epochs: int):
+        self.checkpoint, self.epochs, self.reported = checkpoint, epochs, False
+
+    def on_epoch_end(self, record: dict, checkpoint) -> None:
+        self.send(record, checkpoint())
+
+    def send(self, record: dict, state: dict) -> None:
+        from ray import tune
+
+        location = self.checkpoint.save(state)
+        tune.report({**epoch_metrics(record, state["best"], self.epochs), CHECKPOINT_KEY: location})
+        self.reported = True
+
+
+def train_in_process(cfg: Config, storage: str, name: str, cpus: float) -> None:
+    """Train one trial here; `name` is its identity under `storage` (where its checkpoint lives)."""
+    if not cfg.train.num_threads:
+        cfg.train.num_threads = int(max(1, cpus))
+    store = TrialCheckpoint(storage, name)
+    resume = store.load()
+    report = TuneReport(store, cfg.train.epochs)
+    trainer = Trainer(cfg, prep=prepared(cfg))
+    if resume is not None:
+        trainer.load_state(resume)
+    result = trainer.fit((report,))
+    if not report.reported and result.history:
+        # restored from the checkpoint of a run that had already finished: report its last epoch again, so that
+        # Tune and the study's records see its result
+        report.send(dict(result.history[-1], best_epoch=result.best["epoch"]), resume)
