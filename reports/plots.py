@@ -122,8 +122,10 @@ def _categorical_sweep(axes, data: StudyData, agg: pd.DataFrame, key: str, rows:
     positions = np.arange(len(data.info.datasets))
     for index, row in enumerate(rows):
         means, stds = zip(*(_series(data, agg, [row.variant], d, "f1", 100) for d in data.info.datasets))
-        axes.bar(positions + (index - (len(rows) - 1) / 2) * width, np.concatenate(means), width,
-                 yerr=np.concatenate(stds), capsize=2, label=row.label)
+        bars = axes.bar(positions + (index - (len(rows) - 1) / 2) * width, np.concatenate(means), width,
+                        yerr=np.concatenate(stds), capsize=2, label=row.label)
+        axes.bar_label(bars, fmt="%.1f", fontsize=6, padding=2)  # a bar of height 0 still shows its value
+    axes.margins(y=0.12)  # room for the value labels
     axes.set_xticks(positions, [dataset_name(d) for d in data.info.datasets])
     axes.set_xlabel("dataset")
 
