@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from reports.names import dataset_name
-from reports.records import StudyData, Trial
+from reports.records import StudyData
 from reports.render import plain_parts
 from reports.table_model import Table
 
@@ -25,13 +25,13 @@ table{border-top:2px solid #444;border-bottom:2px solid #444}tr.rule{border-top:
 .caption{font-size:.9em;color:#444}img{max-width:100%}figure{margin:1em 0}.notes{font-size:.85em;color:#555}"""
 
 
-def run_url(ui_url: str, trial: Trial) -> str:
-    return f"{ui_url.rstrip('/')}/#/experiments/{trial.experiment_id}/runs/{trial.run_id}"
+def run_url(ui_url: str, experiment_id: str, run_id: str) -> str:
+    return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
-def _link(ui_url: str, trial: Trial, text: str | None = None) -> str:
-    return (f'<a href="{escape(run_url(ui_url, trial))}" target="_blank" rel="noopener">'
-            f"{escape(text or trial.run_id)}</a>")
+def _link(ui_url: str, experiment_id: str, run_id: str) -> str:
+    return (f'<a href="{escape(run_url(ui_url, experiment_id, run_id))}" target="_blank" rel="noopener">'
+            f"{escape(run_id)}</a>")
 
 
 def _cell_html(cell) -> str:
@@ -83,7 +83,7 @@ def _runs_html(data: StudyData, ui_url: str) -> str:
         scores = [("–" if v is None else f"{100 * v:.1f}") for v in (dev, test)]
         rows.append(f"<tr><td>{escape(trial.variant)}</td><td>{escape(dataset_name(trial.dataset))}</td>"
                     f"<td>{trial.seed if trial.seed is not None else '?'}</td><td>{escape(trial.status)}</td>"
-                    f"<td>{scores[0]}</td><td>{scores[1]}</td><td>{_link(ui_url, trial)}</td></tr>")
+                    f"<td>{scores[0]}</td><td>{scores[1]}</td><td>{_link(ui_url, trial.experiment_id, trial.run_id)}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("variant", "dataset", "seed", "status", "dev F1", "test F1", "run"))
     return (f'<section id="runs"><h2>Runs</h2><p class="caption">Every counted and failed run of the study; the '
             f"links open the run in the MLflow UI at {escape(ui_url)}.</p>"
@@ -93,12 +93,13 @@ def _runs_html(data: StudyData, ui_url: str) -> str:
 def report_html(data: StudyData, tables: list[Table], figures: list[Path], summary: list[str],
                 notes: list[str], ui_url: str = DEFAULT_UI_URL) -> str:
     info = data.info
-    links = {t.run_id: _link(ui_url, t) for t in data.trials + data.failed}
+    links = {t.run_id: _link(ui_url, t.experiment_id, t.run_id) for t in data.trials + data.failed}
     parts = [f"<h1>Study {escape(info.name)} (preset {escape(info.preset)})</h1>",
              f"<p>Report kind {escape(info.kind)}{' (search: ' + escape(info.search) + ')' if info.is_hpo else ''}; "
              f"{len(data.trials)} finished trial run(s) counted, {len(data.failed)} failed; datasets "
              f"{escape(', '.join(dataset_name(d) for d in info.datasets))}; seeds "
-             f"{escape(', '.join(map(str, info.seeds)))}; parent run {escape(info.parent_run_id)}.</p>"]
+             f"{escape(', '.join(map(str, info.seeds)))}; parent run "
+             f"{_link(ui_url, info.experiment_id, info.parent_run_id)}.</p>"]
     if summary:
         parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in summary) + "</ul>")
     parts += [table_html(t, links) for t in tables]

@@ -139,7 +139,7 @@ def study_info(parent: Run) -> StudyInfo:
     return StudyInfo(name=name, preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind, params=params,
                      seeds=seeds, datasets=_split_list(parent, "datasets"), variant_order=order,
                      variant_datasets=restricted, search=str(search.get("algorithm", "grid")),
-                     swept=tuple(map(str, swept)))
+                     swept=tuple(map(str, swept)), experiment_id=str(parent.info.experiment_id or ""))
 
 
 def parse_predictions(text: str, source: str) -> Predictions:

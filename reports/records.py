@@ -63,6 +63,7 @@ class StudyInfo:
     variant_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # variants restricted to datasets
     search: str = "grid"  # the study file's search.algorithm: grid | optuna
     swept: tuple[str, ...] = ()  # the study file's sweep keys, in file order
+    experiment_id: str = ""  # the parent run's experiment, for links to it
 
     @property
     def is_hpo(self) -> bool:

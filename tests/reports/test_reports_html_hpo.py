@@ -65,6 +65,7 @@ def test_html_report_is_self_contained_with_tables_figures_and_run_links(study, 
     for trial in data.trials + data.failed:
         expected = f"http://127.0.0.1:5000/#/experiments/{trial.experiment_id}/runs/{trial.run_id}"
         assert expected in run_links, trial.describe()
+    assert f"/#/experiments/{data.info.experiment_id}/runs/{data.info.parent_run_id}" in run_links[0]
 
 
 def test_html_report_and_summary_are_on_the_parent_run(built, fixture_store):
@@ -118,6 +119,22 @@ def test_breakdown_counts_must_agree_with_the_record(fixture_store):
                                           r"give tp/fp/fn \[\d+, \d+, \d+\] but the record says"):
         label_counts(data, trial)
     assert task_of((([], []),)) is None and task_of(((["O", "B-PER"], ["O", "O"]),)) == "ner"
+
+
+def test_breakdown_agrees_with_the_core_metrics_on_every_task():
+    from reports.breakdown import _example_counts
+    from shapca.metrics import per_example_counts
+
+    ner = (["B-PER", "I-PER", "O", "B-LOC", "I-ORG"], ["B-PER", "I-PER", "O", "B-ORG", "I-ORG"])
+    re_ = ("/per/per/peer", "None")
+    head, tail = [0, 1, "PER", 3, 4, "LOC", "lives_in"], [0, 1, "PER", 5, 6, "ORG", "works_for"]
+    jmere = ([head, tail], [head, [0, 1, "PER", 5, 6, "ORG", "lives_in"]])
+    for task, (gold, pred) in (("ner", ner), ("re", re_), ("jmere", jmere)):
+        counts = _example_counts(task, gold, pred)
+        core = (lambda v: set(map(tuple, v))) if task == "jmere" else (lambda v: v)  # the core takes tuple sets
+        expected = per_example_counts(task, [core(gold)], [core(pred)])[0]
+        assert tuple(int(x) for x in np.sum(list(counts.values()), axis=0)) == expected, task
+    assert dict(_example_counts("jmere", *jmere)) == {"lives_in": [1, 1, 0], "works_for": [0, 0, 1]}
 
 
 def test_legend_never_wider_than_the_figure():
