@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ablations.presets import apply_preset, get_preset
-from ablations.study import (BASE_LABEL, Study, StudyError, format_value, resolve, rows, sweep_label)
+from ablations.schema import BASE_LABEL, Study, StudyError, format_value
+from ablations.study import resolve, rows
 from shapca.config import Config
 
 SEED_KEY = "train.seed"

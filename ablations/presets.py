@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ablations.study import Study, StudyError
+from ablations.schema import Study, StudyError
 
 
 @dataclass(frozen=True)

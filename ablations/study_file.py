@@ -10,45 +10,18 @@ from pathlib import Path
 
 import yaml
 
-from ablations.study import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, METRICS, REPORT_KINDS, REQUIRED,
-                             SAMPLERS, SCHEDULERS, VARIANT_KEYS, Distribution, Study, StudyError, Variant,
-                             check_components, format_value)
+from ablations.schema import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, METRICS, REQUIRED, SAMPLERS,
+                              SCHEDULERS, VARIANT_KEYS, Distribution, Study, StudyError, Variant, check_components,
+                              format_value)
+from ablations.study_yaml import LineLoader
+from reports.contract import REPORT_KINDS
 from shapca.config import Config, ConfigError
 from shapca.data.types import DATASETS
 
 
-# ---- YAML with line numbers ----------------------------------------------------------------------------------------
-class _Mapping(dict):
-    """A YAML mapping that remembers the line of each key."""
-    lines: dict
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader, node):
-    loader.flatten_mapping(node)
-    out = _Mapping()
-    out.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if not isinstance(key, (str, int, float, bool)):
-            raise StudyError(f"{line}: a key must be a plain value, got {key!r}")
-        if key in out:  # plain PyYAML keeps the last of two equal keys without a word
-            raise StudyError(f"{line}: duplicate key '{key}' (first on line {out.lines[key]})")
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.lines[key] = line
-    return out
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def read_study_file(path: Path) -> Study:
     try:
-        data = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(path.read_text(), Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except StudyError as e:
         raise StudyError(f"{path}:{e}") from None
     except yaml.YAMLError as e:

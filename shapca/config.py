@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from shapca.data.types import DATASETS
+
 
 class ConfigError(ValueError):
     """A config key or value that does not exist or does not fit; the message names the key."""
@@ -21,7 +23,7 @@ class ConfigError(ValueError):
 @dataclass
 class DataConfig:
     dataset: str = "twitter2017"  # twitter2015 | twitter2017 | mnre | jmere
-    context: str = "none"  # context generator name (shapca.data.contexts), "none", or "file:<path>"
+    context: str = "none"  # context generator name (shapca.data.context_texts), "none", or "file:<path>"
     context_fallback: str = "error"  # error | empty: what a missing context does
     image: str = "none"  # none | features:<file> | encoder:<name> (then image_dir is needed)
     image_dir: str = ""
@@ -143,7 +145,7 @@ class Config:
     # ---- checks -------------------------------------------------------------------------------------------
     def validate(self, where: str = "config") -> None:
         choices = {
-            "data.dataset": ("twitter2015", "twitter2017", "mnre", "jmere"),
+            "data.dataset": DATASETS,
             "data.context_fallback": ("error", "empty"),
             "model.encode_context": ("joint", "separate"),
             "model.fusion_gate": ("none", "scalar", "vector", "token"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shapca import data
 from shapca.config import Config
-from shapca.data.contexts import load_contexts
+from shapca.data.context_texts import load_contexts
 from shapca.data.types import SPLITS, TASK_OF
 from shapca.features import Encoded, encode
 from shapca.model import resolve_encoder

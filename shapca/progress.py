@@ -1,6 +1,6 @@
 """One progress line for long loops over images: done/total, rate, time left.
 
-Shared by the feature precomputation (shapca.data.images) and the context generation job (shapca.contexts).
+Shared by the feature precomputation (shapca.data.images) and the context generation job (shapca.captioning).
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from shapca.config import Config, ConfigError
 from shapca.config_help import config_help
+from shapca.data.types import DATASETS
 from shapca.trainer import fit
 
 
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=config_help())  # every key --set accepts, with type, default and help
     ap.add_argument("--config", help="YAML config file (shapca.config.Config layout)")
-    ap.add_argument("--dataset", choices=["twitter2015", "twitter2017", "mnre", "jmere"])
+    ap.add_argument("--dataset", choices=DATASETS)
     ap.add_argument("--context", help="context generator name, none, or file:<jsonl>")
     ap.add_argument("--image", help="image source: none, features:<file>, encoder:<name>")
     ap.add_argument("--encoder", help="text encoder: minilm or a Hugging Face name/path")

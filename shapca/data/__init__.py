@@ -4,7 +4,7 @@
     train = load("twitter2015", "train")          # list[NERExample]
     texts, coverage = load_contexts("mnre", "dev", "llava_next", load("mnre", "dev"))
 """
-from shapca.data.contexts import Coverage, generators, load_contexts
+from shapca.data.context_texts import Coverage, generators, load_contexts
 from shapca.data.datasets import entity_types, labels, load, notes
 from shapca.data.errors import ChecksumError, DataError, FetchError, MissingContextError
 from shapca.data.types import (DATASETS, SPLITS, TASK_OF, Example, JMEREExample, NERExample, REExample, Span,

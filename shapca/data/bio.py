@@ -1,4 +1,4 @@
-"""BIO tags to typed spans.
+"""Typed token spans and the BIO tags that encode them (a leaf: shapca/data/types.py builds its examples on it).
 
 Rules (the conlleval / seqeval default reading, so metrics and data agree):
 - "B-X" always starts a new span of type X.
@@ -9,7 +9,14 @@ Any other tag (no "B-"/"I-" prefix, empty type) raises ValueError.
 """
 from __future__ import annotations
 
-from shapca.data.types import Span
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    type: str = ""  # entity type; empty where the dataset has none (MNRE entities)
 
 
 def split_tag(tag: str) -> tuple[str, str]:

@@ -1,6 +1,8 @@
 """Readers of the published image contexts (text written about each image, or each tweet, by a large model).
 
 - CAMIM (MNRE images): one dict literal per line {'img_id': ..., 'text': ...}, one file per generator and split.
+- Our own JSONL (a user's file:<path>, the generation job's shards and output): one JSON object per line with string
+  "img_id" and "text" (more keys allowed); `context_records` reads both forms, the one reader of the format.
 - PGIM BLIP-2 captions (tweet images): lines `<img_id> :<caption>`, one file per year for all splits.
 - PGIM ChatGPT auxiliary knowledge (per tweet, not per image): in {train,valid,test}.txt of 201x.zip each tweet is
   in CoNLL form (CRLF, no IMGID line), then `<EOS>\tX`, then the text one word per line tagged X, then a blank
@@ -9,7 +11,9 @@ Texts are stripped of leading and trailing whitespace (some CAMIM texts begin wi
 """
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from shapca.data.errors import DataError
@@ -24,14 +28,29 @@ def put_context(table: dict[str, str], img: str, text: str, path, lineno: int) -
     table[img] = text
 
 
-def read_camim(path: str | Path) -> dict[str, str]:
+def context_records(path: str | Path, required: tuple[str, ...] = ("img_id", "text"),
+                    python_literals: bool = False) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of each non-blank line of a `{img_id, text, ...}` file: JSON objects, or with
+    python_literals CAMIM's dict literals. A line that does not parse, or lacks a string `required` field, raises
+    DataError naming the file and the line."""
+    parse = {} if python_literals else {"parse": json.loads, "what": "valid JSON"}
+    for lineno, record in numbered_records(path, **parse):
+        if not (isinstance(record, dict) and all(isinstance(record.get(k), str) for k in required)):
+            noun = "a dict" if python_literals else "an object"
+            raise DataError(path, lineno, f"expected {noun} with string {' and '.join(map(repr, required))}")
+        yield lineno, record
+
+
+def read_context_table(path: str | Path, python_literals: bool = False) -> dict[str, str]:
+    """img_id -> stripped text of a `{img_id, text}` file (an image listed twice must have one text)."""
     table: dict[str, str] = {}
-    for lineno, record in numbered_records(path):
-        if not (isinstance(record, dict) and isinstance(record.get("img_id"), str)
-                and isinstance(record.get("text"), str)):
-            raise DataError(path, lineno, "expected a dict with string 'img_id' and 'text'")
+    for lineno, record in context_records(path, python_literals=python_literals):
         put_context(table, record["img_id"], record["text"].strip(), path, lineno)
     return table
+
+
+def read_camim(path: str | Path) -> dict[str, str]:
+    return read_context_table(path, python_literals=True)
 
 
 def read_blip2(path: str | Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ is not None. JMERE: sentences, distinct typed entities and triples.
 """
 from __future__ import annotations
 
-from shapca.data import contexts, datasets
+from shapca.data import context_texts, datasets
 from shapca.data.types import DATASETS, SPLITS, NERExample
 
 
@@ -33,7 +33,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def report(datasets_=DATASETS, mirror=None, cache=None) -> str:
-    names = [g for d in datasets_ for g in contexts.generators(d) if g != "none"]
+    names = [g for d in datasets_ for g in context_texts.generators(d) if g != "none"]
     gens = list(dict.fromkeys(names))
     count_rows, cov_rows, notes = [], [], []
     for d in datasets_:
@@ -48,10 +48,10 @@ def report(datasets_=DATASETS, mirror=None, cache=None) -> str:
             examples = datasets.load(d, s, mirror, cache)
             cells = []
             for g in gens:
-                if g not in contexts.generators(d):
+                if g not in context_texts.generators(d):
                     cells.append("-")
                     continue
-                _, cov = contexts.load_contexts(d, s, g, examples, "empty", mirror, cache)
+                _, cov = context_texts.load_contexts(d, s, g, examples, "empty", mirror, cache)
                 cells.append("all" if cov.covered == cov.total else f"{cov.covered}/{cov.total}")
                 if cov.fallback or cov.empty:
                     notes.append(f"{cov}")

@@ -1,22 +1,18 @@
 """Typed examples shared by every reader, the model and the metrics.
 
-Spans are token offsets, end exclusive: tokens[start:end] is the mention.
+Spans (shapca/data/bio.py, with the BIO tags that encode them) are token offsets, end exclusive: tokens[start:end]
+is the mention.
 Splits are always named "train", "dev", "test" (upstream calls dev "valid" or "val").
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shapca.data.bio import Span, spans_from_bio
+
 DATASETS = ("twitter2015", "twitter2017", "mnre", "jmere")
 SPLITS = ("train", "dev", "test")
 TASK_OF = {"twitter2015": "ner", "twitter2017": "ner", "mnre": "re", "jmere": "jmere"}
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    type: str = ""  # entity type; empty where the dataset has none (MNRE entities)
 
 
 @dataclass
@@ -28,7 +24,6 @@ class NERExample:
 
     @property
     def entities(self) -> list[Span]:
-        from shapca.data.bio import spans_from_bio
         return spans_from_bio(self.tags)
 
 

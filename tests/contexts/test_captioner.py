@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from shapca.contexts import Captioner, GenerationSettings, ModelLoadError, check_model
+from shapca.captioning import Captioner, GenerationSettings, ModelLoadError, check_model
 from shapca.data.image_files import read_image
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from shapca.contexts import (Captioner, GenerationSettings, Job, ModelLoadError, SettingsMismatch, ShardStore, generate_local,
+from shapca.captioning import (Captioner, GenerationSettings, Job, ModelLoadError, SettingsMismatch, ShardStore, generate_local,
                              local_executor, read_jsonl, run_generation)
 from shapca.data import load_contexts
 from shapca.data.types import REExample, Span
@@ -117,7 +117,7 @@ def test_output_loads_as_a_file_context_source(photos, tmp_path, ved_captioner):
 
 def test_dataset_mode_wants_every_image_the_dataset_needs(photos, tmp_path, ved_captioner):
     """Two real MNRE image ids are given sample photos; every other image MNRE needs is missing and counted."""
-    from shapca.contexts import dataset_image_ids
+    from shapca.captioning import dataset_image_ids
     needed = dataset_image_ids("mnre")
     assert len(needed) > 9000 and len(set(needed)) == len(needed)
     folder = tmp_path / "mnre_images"

@@ -1,9 +1,9 @@
-"""`python -m trainables.contexts generate` end to end on the shared local Ray: workers, resume, load failures."""
+"""`python -m trainables.context_job generate` end to end on the shared local Ray: workers, resume, load failures."""
 import json
 import shutil
 
-from shapca.contexts import read_jsonl
-from trainables.contexts import main
+from shapca.captioning import read_jsonl
+from trainables.context_job import main
 
 
 def _argv(photos, model, out, *extra):

@@ -9,7 +9,7 @@ import pytest
 
 from shapca import data
 from shapca.config import Config
-from shapca.data.contexts import load_contexts
+from shapca.data.context_texts import load_contexts
 from shapca.prepare import prepare
 from shapca.probe import probe
 

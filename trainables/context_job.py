@@ -1,11 +1,11 @@
-"""Generate contexts from images with any LMM as a resumable Ray batch job (issue 6).
+"""Generate contexts from images with any LMM as a resumable Ray batch job.
 
-    python -m trainables.contexts generate --images DIR --model NAME_OR_PATH --prompt TEXT --name NAME \
+    python -m trainables.context_job generate --images DIR --model NAME_OR_PATH --prompt TEXT --name NAME \
         [--dataset mnre] [--out contexts] [--max-new-tokens 64] [--batch-size 8] [--num-gpus-per-worker 1]
 
 One Ray actor per model copy (one per GPU by default; one on a CPU-only machine) takes shards of image bytes from
 this driver, which writes each finished shard atomically, so a rerun skips every finished image. The planning,
-prompting, batching and output live in shapca.contexts (Ray-free); this file only adds the actors.
+prompting, batching and output live in shapca.captioning (Ray-free); this file only adds the actors.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Iterable, Iterator
 
 import ray
 
-from shapca.contexts import (Captioner, GenerationSettings, Job, ModelLoadError, Shard, ShardResult,
+from shapca.captioning import (Captioner, GenerationSettings, Job, ModelLoadError, Shard, ShardResult,
                              caption_shard, check_model, run_generation)
-from shapca.contexts.store import SettingsMismatch
+from shapca.captioning.store import SettingsMismatch
 
 IN_FLIGHT_PER_WORKER = 2  # one shard running, one queued: the GPU never waits for the driver
 
@@ -90,7 +90,7 @@ def start_workers(settings: GenerationSettings, args: argparse.Namespace, log) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trainables.contexts", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m trainables.context_job", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write one context per image with an LMM, resumably")
     g.add_argument("--images", required=True, help="image folder; image ids are paths relative to it")

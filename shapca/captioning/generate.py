@@ -1,7 +1,7 @@
 """The generation job without the distribution: plan, shard, caption, write, resume, report.
 
 `run_generation(job, make_executor)` does everything but running the model; the executor maps shards to results.
-`local_executor` runs them in this process (a laptop, the tests); trainables/contexts.py runs them on Ray actors,
+`local_executor` runs them in this process (a laptop, the tests); trainables/context_job.py runs them on Ray actors,
 one model copy per GPU. Shards carry image bytes read here, so remote workers need no access to the image folder.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Callable, Iterable, Iterator
 
 import transformers
 
-from shapca.contexts.captioner import Captioner, GenerationSettings
-from shapca.contexts.store import ShardStore
+from shapca.captioning.captioner import Captioner, GenerationSettings
+from shapca.captioning.store import ShardStore
 from shapca.data.image_files import ImageReadError, list_image_files, read_image
 from shapca.progress import Progress
 

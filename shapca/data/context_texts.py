@@ -12,15 +12,12 @@ stripped of leading and trailing whitespace.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from shapca.data import fetch, manifest
-from shapca.data.context_sources import put_context, read_blip2, read_camim, read_chatgpt
-from shapca.data.pyliteral import numbered_records
+from shapca.data.context_sources import read_blip2, read_camim, read_chatgpt, read_context_table
 from shapca.data.errors import DataError, MissingContextError
 from shapca.data.types import DATASETS, SPLITS
 
@@ -82,13 +79,7 @@ def _chatgpt(dataset: str, split: str, mirror: str | None, cache: str) -> tuple:
 
 @lru_cache(maxsize=None)
 def _user_file(path: str, mtime_ns: int, size: int) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for lineno, record in numbered_records(path, json.loads, "valid JSON"):
-        if not (isinstance(record, dict) and isinstance(record.get("img_id"), str)
-                and isinstance(record.get("text"), str)):
-            raise DataError(path, lineno, 'expected an object with string "img_id" and "text"')
-        put_context(table, record["img_id"], record["text"].strip(), path, lineno)
-    return table
+    return read_context_table(path)
 
 
 def _by_image(dataset: str, split: str, generator: str, mirror, cache) -> dict[str, str]:

@@ -14,6 +14,8 @@ import os
 import re
 from pathlib import Path
 
+from shapca.data.context_sources import context_records
+
 SHARD_RE = re.compile(r"^shard-(\d{5,})\.jsonl$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -40,20 +42,8 @@ def to_jsonl(records: list[dict]) -> str:
 
 
 def read_jsonl(path: Path, required: tuple[str, ...] = ("img_id", "text")) -> list[dict]:
-    """Records of a JSONL file; a bad line raises ValueError naming the file and line."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e})") from None
-            if not isinstance(rec, dict) or any(not isinstance(rec.get(k), str) for k in required):
-                raise ValueError(f"{path}:{lineno}: expected an object with string fields {', '.join(required)}")
-            records.append(rec)
-    return records
+    """Records of a JSONL file; a bad line raises DataError (a ValueError) naming the file and line."""
+    return [record for _, record in context_records(path, required)]
 
 
 class ShardStore:

@@ -1,0 +1,9 @@
+"""What the runner logs to MLflow for the reports to read, beside the tags of docs/tracking.md: one home for each name.
+
+The runner (ablations/) imports these; reports/ reads by them. A leaf: it imports nothing of the project.
+"""
+from __future__ import annotations
+
+REPORT_KINDS = ("main", "ablation", "sweep", "factorial")  # a study's `report.kind`: the tables reports/ build
+PLAN_ARTIFACT = "plan.json"  # on the parent run: the resolved plan (ablations/plan_record.py writes it)
+PREDICTIONS_ARTIFACT = "predictions/test.jsonl"  # on each trial's run: one line per test example at the best epoch
