@@ -81,10 +81,6 @@ def format_value(v) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def format_value(v) -> str:
-    return str(v).lower() if isinstance(v, bool) else str(v)
-
-
 def check_components(kind: str, variants: list, sweep: dict, where: str) -> None:
     """Ablation: every variant tagged with the same components, one full model; factorial: every combination once."""
     if sweep:

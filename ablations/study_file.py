@@ -29,6 +29,18 @@ def read_study_file(path: Path) -> Study:
     return _Parser(path).study(data)
 
 
+def read_resources(path: Path) -> dict:
+    """Only the study's `resources` (defaults where left out), by the runner's rules: for a check of one trial
+    against a cluster (clusters/study_fit.py), which needs nothing else of the study."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise StudyError(f"{path}: cannot read the study file: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise StudyError(f"{path}: not valid YAML: {e}") from None
+    return _Parser(path).resources(data if isinstance(data, dict) else {})
+
+
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

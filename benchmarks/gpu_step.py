@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import torch  # noqa: E402
+import torch
 
 
 def bert_base_dir(folder: Path, tokenizer: str) -> str:
@@ -104,8 +101,9 @@ def main() -> None:
     print("| batch | steps | ms/step | samples/s | tokens/s | peak GPU memory (GiB) | TFLOP/s (counted) | "
           "share of bf16 peak |")
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {args.batch_size} | {args.steps} | {1000 * dt / args.steps:.1f} | {args.batch_size * args.steps / dt:.0f} "
-          f"| {tokens / dt:.0f} | {peak_mem:.2f} | {achieved:.1f} | {100 * achieved / args.peak_tflops:.1f}% |")
+    print(f"| {args.batch_size} | {args.steps} | {1000 * dt / args.steps:.1f} "
+          f"| {args.batch_size * args.steps / dt:.0f} | {tokens / dt:.0f} | {peak_mem:.2f} | {achieved:.1f} "
+          f"| {100 * achieved / args.peak_tflops:.1f}% |")
     print(f"encoder alone (forward + backward, no optimiser): {enc_ms:.1f} ms/step")
     if args.profile:
         from torch.profiler import profile

@@ -10,14 +10,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import yaml  # noqa: E402
+import yaml
 
 
 def study_file(folder: Path, name: str, base: dict, seeds: list[int]) -> Path:

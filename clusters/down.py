@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None, run=subprocess.run) -> int:
             Path(step[-1]).mkdir(parents=True, exist_ok=True)
         failed = run(step).returncode != 0 or (step[1] == "rsync-down" and not any(Path(step[-1]).iterdir()))
         if failed and step[3] == f"{REPORTS}/":
-            print(f"warning: no tables copied from {REPORTS} (none built yet?); they are in MLflow too", file=sys.stderr)
+            print(f"warning: no tables copied from {REPORTS} (none built yet?); they are in MLflow too",
+                  file=sys.stderr)
         elif failed:
             what = "copied nothing" if step[1] == "rsync-down" else "failed"
             print(f"error: `{shlex.join(step)}` {what}; the cluster is left up (nothing deleted)", file=sys.stderr)

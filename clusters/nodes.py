@@ -24,7 +24,8 @@ class NodeType:
 
 
 def _declared(commands: list, resource: str) -> float | None:
-    values = [float(m.group(1)) for cmd in commands or [] if isinstance(cmd, str) for m in _FLAG[resource].finditer(cmd)]
+    values = [float(m.group(1)) for cmd in commands or [] if isinstance(cmd, str)
+              for m in _FLAG[resource].finditer(cmd)]
     return values[-1] if values else None
 
 

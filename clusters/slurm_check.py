@@ -192,7 +192,7 @@ def _storage_problems(text: str, command: str, number: int, add) -> None:
     for value in values:
         plain = value.strip("\"'").replace("${SHAPCA_STORAGE:-", "").rstrip("}")
         if plain.startswith(_LOCAL):
-            line = next((i for i, l in enumerate(text.splitlines(), 1) if value in l), number)
+            line = next((i for i, row in enumerate(text.splitlines(), 1) if value in row), number)
             add(ERROR, "SHAPCA_STORAGE", line, f"{plain} is node-local: the workers' checkpoints would be out of the "
                                                "driver's reach; use a shared folder or s3://, gs://")
 

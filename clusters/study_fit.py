@@ -1,22 +1,18 @@
 """Does one trial of a study fit the cluster? Reads the study file's `resources` and compares with the node types.
 
 A trial asks for `workers` Ray Train workers of {CPU: cpus_per_worker, GPU: gpus_per_worker} each (docs/studies.md).
-Each worker must fit on one node of some type, and all of them must fit in the cluster at its full size.
+Each worker must fit on one node of some type, and all of them must fit in the cluster at its full size. The study
+is read by the runner's own parser (ablations/study_file.py), so both accept the same `resources`.
 """
 import math
 from pathlib import Path
 
-import yaml
-
+from ablations.schema import STUDY_DIR, StudyError
+from ablations.study_file import read_resources
 from clusters.nodes import NodeType
 from clusters.problems import ERROR, NOTE, Problem
 
-STUDY_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
-_FIELDS = {"workers": (int, 1), "cpus_per_worker": ((int, float), 0), "gpus_per_worker": ((int, float), 0)}
-
-
-class StudyError(ValueError):
-    """A study file that cannot be read; the message names the file and the key."""
+__all__ = ["StudyError", "fit_problems", "study_path", "study_resources"]
 
 
 def study_path(name: str) -> Path:
@@ -27,27 +23,8 @@ def study_path(name: str) -> Path:
 
 
 def study_resources(path: Path) -> dict[str, float]:
-    try:
-        study = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise StudyError(f"{path}: cannot read the study file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise StudyError(f"{path}: not valid YAML: {exc}") from None
-    resources = study.get("resources") if isinstance(study, dict) else None
-    if not isinstance(resources, dict):
-        raise StudyError(f"{path}: resources: missing; expected {{workers, cpus_per_worker, gpus_per_worker}}")
-    unknown = sorted(set(resources) - set(_FIELDS))
-    if unknown:
-        raise StudyError(f"{path}: resources.{unknown[0]}: unknown key (allowed: {', '.join(_FIELDS)})")
-    out = {}
-    for field, (kind, minimum) in _FIELDS.items():
-        value = resources.get(field)
-        if not isinstance(value, kind) or isinstance(value, bool) or value < minimum:
-            raise StudyError(f"{path}: resources.{field}: must be a number >= {minimum}, got {value!r}")
-        out[field] = value
-    if out["cpus_per_worker"] == 0 and out["gpus_per_worker"] == 0:
-        raise StudyError(f"{path}: resources: a worker must ask for some CPU or GPU")
-    return out
+    """{workers, cpus_per_worker, gpus_per_worker} of a study file; StudyError names the file and the key."""
+    return read_resources(path)
 
 
 def _per_node(node: NodeType, cpus: float, gpus: float) -> int | None:
@@ -62,7 +39,9 @@ def _per_node(node: NodeType, cpus: float, gpus: float) -> int | None:
 
 
 def _describe(node: NodeType) -> str:
-    show = lambda v: "?" if v is None else f"{v:g}"
+    def show(v):
+        return "?" if v is None else f"{v:g}"
+
     return f"{node.name}: CPU {show(node.cpus)}, GPU {show(node.gpus)} x {node.count()}"
 
 

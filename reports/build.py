@@ -1,6 +1,7 @@
 """Build a study's paper tables and plots from MLflow.
 
-    python reports/build.py --study shapley_samples [--tracking-uri URI] [--preset P] [--out DIR] [--no-log] [--ui-url URL]
+    python reports/build.py --study shapley_samples [--tracking-uri URI] [--preset P] [--out DIR] [--no-log]
+                            [--ui-url URL]
 
 Outputs go to DIR (default runs/reports/<study>/<preset>/ under the working directory): for each table
 <name>.md, <name>.tex and <name>.csv, the tidy frame tidy.csv, the figures fig_*.png / fig_*.pdf, report.md with
@@ -20,25 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script from the repo root: make `reports` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import mlflow
+from mlflow.entities import Metric, RunTag
+from mlflow.tracking import MlflowClient
 
-import mlflow  # noqa: E402
-from mlflow.entities import Metric, RunTag  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from reports.attribution_table import attribution_table  # noqa: E402
-from reports.breakdown import breakdown_tables  # noqa: E402
-from reports.hpo import hpo_tables  # noqa: E402
-from reports.html_report import DEFAULT_UI_URL, report_html  # noqa: E402
-from reports.mlflow_source import load_study  # noqa: E402
-from reports.plots import plots_for  # noqa: E402
-from reports.records import ReportError, StudyData  # noqa: E402
-from reports.render import to_csv, to_latex, to_markdown  # noqa: E402
-from reports.table_model import Table  # noqa: E402
-from reports.tables import ablation_table, main_table, study_notes, sweep_table  # noqa: E402
-from reports.summary import summary, summary_lines  # noqa: E402
-from reports.tidy import aggregate, tidy_frame  # noqa: E402
+from reports.attribution_table import attribution_table
+from reports.breakdown import breakdown_tables
+from reports.hpo import hpo_tables
+from reports.html_report import DEFAULT_UI_URL, report_html
+from reports.mlflow_source import load_study
+from reports.plots import plots_for
+from reports.records import ReportError, StudyData
+from reports.render import to_csv, to_latex, to_markdown
+from reports.summary import summary, summary_lines
+from reports.table_model import Table
+from reports.tables import ablation_table, main_table, study_notes, sweep_table
+from reports.tidy import aggregate, tidy_frame
 
 
 def default_out_dir(study: str, preset: str) -> Path:

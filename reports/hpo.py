@@ -18,7 +18,6 @@ import pandas as pd
 
 from reports.names import dataset_name, param_name, sort_key
 from reports.records import StudyData, Trial
-from reports.rows import grid_point
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, TextCell, mark_best
 from reports.tables import study_notes, table_label
 
@@ -27,20 +26,13 @@ MIN_TRIALS_FOR_IMPORTANCE = 2 * IMPORTANCE_BINS  # two trials per group on avera
 
 
 def hpo_keys(data: StudyData) -> list[str]:
-    """The searched parameters: the report's params, else the study file's sweep keys, else those in the labels."""
-    if data.info.params:
-        return list(data.info.params)
-    if data.info.swept:
-        return list(data.info.swept)
-    keys: list[str] = []
-    for trial in data.trials:
-        keys += [k for k in (grid_point(trial.variant) or {}) if k not in keys]
-    return keys
+    """The searched parameters: the report's params, else the study's sweep keys (from its plan)."""
+    return list(data.info.params or data.info.swept)
 
 
 def value_of(trial: Trial, key: str) -> str | None:
-    """The trial's value of a searched key: its logged param, else the one in its variant label."""
-    return trial.params.get(key) or (grid_point(trial.variant) or {}).get(key)
+    """The trial's value of a searched key: its logged param (every trial logs its whole resolved config)."""
+    return trial.params.get(key)
 
 
 def ranked(data: StudyData, dataset: str) -> list[Trial]:

@@ -83,7 +83,8 @@ def _runs_html(data: StudyData, ui_url: str) -> str:
         scores = [("–" if v is None else f"{100 * v:.1f}") for v in (dev, test)]
         rows.append(f"<tr><td>{escape(trial.variant)}</td><td>{escape(dataset_name(trial.dataset))}</td>"
                     f"<td>{trial.seed if trial.seed is not None else '?'}</td><td>{escape(trial.status)}</td>"
-                    f"<td>{scores[0]}</td><td>{scores[1]}</td><td>{_link(ui_url, trial.experiment_id, trial.run_id)}</td></tr>")
+                    f"<td>{scores[0]}</td><td>{scores[1]}</td>"
+                    f"<td>{_link(ui_url, trial.experiment_id, trial.run_id)}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("variant", "dataset", "seed", "status", "dev F1", "test F1", "run"))
     return (f'<section id="runs"><h2>Runs</h2><p class="caption">Every counted and failed run of the study; the '
             f"links open the run in the MLflow UI at {escape(ui_url)}.</p>"

@@ -3,24 +3,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import yaml
 from mlflow.entities import Run
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
-from reports.records import REPORT_KINDS, Predictions, ReportError, StudyData, StudyInfo, Trial
+from reports.contract import PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, REPORT_KINDS
+from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.selection import choose_preset, error_summary, select_trials
 
 # Progress bars per downloaded artifact would flood the log of a study with many trials.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 HISTORY_KEYS = ("epoch_train_loss", "epoch_dev_f1")
-PREDICTIONS_PATH = "predictions/test.jsonl"
 
 
 def _experiment_ids(client: MlflowClient) -> list[str]:
@@ -97,26 +96,19 @@ def _artifact_text(artifact_uri: str, path: str) -> str | None:
         return Path(local).read_text(encoding="utf-8")
 
 
-def _study_file(parent: Run, study: str) -> dict:
-    """The study file as run (artifact study.yaml, or <study>.yaml as the runner names it); {} when absent."""
-    for name in ("study.yaml", f"{study}.yaml"):
-        text = _artifact_text(parent.info.artifact_uri, name)
-        if text is None:
-            continue
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ReportError(f"{name} of parent run {parent.info.run_id} is not valid YAML: {err}") from None
-        return loaded if isinstance(loaded, dict) else {}
-    return {}
-
-
-def _variants(study_file: dict) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    """Named variants in study-file order, and the datasets of those restricted to some."""
-    variants = [v for v in study_file.get("variants") or [] if isinstance(v, dict) and "name" in v]
-    restricted = {str(v["name"]): tuple(map(str, v["datasets"])) for v in variants
-                  if isinstance(v.get("datasets"), list)}
-    return tuple(str(v["name"]) for v in variants), restricted
+def _plan(parent: Run) -> dict:
+    """The parent's plan.json as the runner logged it (ablations/plan_record.py); {} when absent (older runs: the
+    rows then keep their names, in alphabetical order, and a rerun of the study logs the plan)."""
+    text = _artifact_text(parent.info.artifact_uri, PLAN_ARTIFACT)
+    if text is None:
+        return {}
+    try:
+        plan = json.loads(text)
+    except ValueError as err:
+        raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.info.run_id} is not valid JSON: {err}") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("rows", []), list):
+        raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.info.run_id}: expected an object with a list 'rows'")
+    return plan
 
 
 def study_info(parent: Run) -> StudyInfo:
@@ -131,19 +123,19 @@ def study_info(parent: Run) -> StudyInfo:
         raise ReportError(f"parent run {run_id}: tag 'seeds' must be comma-separated integers, "
                           f"got {_tag(parent, 'seeds')!r}") from None
     params = tuple(p.strip() for p in (parent.data.tags.get("report_params") or "").split(",") if p.strip())
-    name = _tag(parent, "study")
-    study_file = _study_file(parent, name)
-    order, restricted = _variants(study_file)
-    search = study_file.get("search") if isinstance(study_file.get("search"), dict) else {}
-    swept = study_file.get("sweep") if isinstance(study_file.get("sweep"), dict) else {}
-    return StudyInfo(name=name, preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind, params=params,
-                     seeds=seeds, datasets=_split_list(parent, "datasets"), variant_order=order,
-                     variant_datasets=restricted, search=str(search.get("algorithm", "grid")),
-                     swept=tuple(map(str, swept)), experiment_id=str(parent.info.experiment_id or ""))
+    plan = _plan(parent)
+    rows = plan.get("rows", [])
+    return StudyInfo(name=_tag(parent, "study"), preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind,
+                     params=params, seeds=seeds, datasets=_split_list(parent, "datasets"),
+                     variant_order=tuple(r["label"] for r in rows if not r["swept"]),
+                     variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
+                     sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
+                     search=str(plan.get("search", "grid")), swept=tuple(plan.get("swept", ())),
+                     experiment_id=str(parent.info.experiment_id or ""))
 
 
 def parse_predictions(text: str, source: str) -> Predictions:
-    """Parse predictions/test.jsonl; `source` names the run for error messages (file and line)."""
+    """Parse a run's PREDICTIONS_ARTIFACT; `source` names the run for error messages (file and line)."""
     ids, rows, labels = [], [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -165,8 +157,8 @@ def parse_predictions(text: str, source: str) -> Predictions:
 
 
 def _predictions(trial: Trial) -> Predictions | None:
-    text = _artifact_text(trial.artifact_uri, PREDICTIONS_PATH)  # a missing file is stated in the notes
-    return None if text is None else parse_predictions(text, f"run {trial.run_id} {PREDICTIONS_PATH}")
+    text = _artifact_text(trial.artifact_uri, PREDICTIONS_ARTIFACT)  # a missing file is stated in the notes
+    return None if text is None else parse_predictions(text, f"run {trial.run_id} {PREDICTIONS_ARTIFACT}")
 
 
 def _history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, float]]]:

@@ -71,7 +71,8 @@ def _save(figure: Figure, stem: Path) -> list[Path]:
     figure.tight_layout()
     paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.pdf"]
     figure.savefig(paths[0], dpi=150, bbox_inches="tight")  # "tight" keeps a legend outside the axes
-    figure.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})  # no timestamp: same input, same file
+    # no timestamp in the PDF: same input, same file
+    figure.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
     return paths
 
 

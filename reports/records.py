@@ -35,7 +35,7 @@ class Trial:
     metrics: dict[str, float] = field(default_factory=dict)
     images: str | None = None
     error: str | None = None
-    artifact_uri: str = ""  # where the run's predictions/test.jsonl lives
+    artifact_uri: str = ""  # where the run's artifacts (reports.contract.PREDICTIONS_ARTIFACT) live
     experiment_id: str = ""  # for links to the run in the MLflow UI
 
     @property
@@ -55,23 +55,22 @@ class StudyInfo:
     name: str
     preset: str
     parent_run_id: str
-    kind: str  # main | ablation | sweep | factorial | hpo
+    kind: str  # one of reports.contract.REPORT_KINDS
     params: tuple[str, ...]  # swept keys the tables are about
     seeds: tuple[int, ...]  # seeds the study asks for: the n of "n=2/3"
     datasets: tuple[str, ...]  # column order of the tables
-    variant_order: tuple[str, ...] = ()  # named variants in study-file order, when the study file says
-    variant_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # variants restricted to datasets
-    search: str = "grid"  # the study file's search.algorithm: grid | optuna
-    swept: tuple[str, ...] = ()  # the study file's sweep keys, in file order
+    # from the parent's plan.json (reports.contract.PLAN_ARTIFACT), as the runner resolved the study:
+    variant_order: tuple[str, ...] = ()  # named variants (rows without swept values) in study-file order
+    variant_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # row -> the datasets it is planned on
+    sweep_points: dict[str, dict[str, str]] = field(default_factory=dict)  # grid row -> its swept values, as labelled
+    search: str = "grid"  # the study's search.algorithm: grid | optuna
+    swept: tuple[str, ...] = ()  # the study's sweep keys, in file order
     experiment_id: str = ""  # the parent run's experiment, for links to it
 
     @property
     def is_hpo(self) -> bool:
-        """A joint search (Optuna, or report kind hpo): reported as a search, not as one-parameter sweeps."""
-        return self.kind == "hpo" or self.search == "optuna"
-
-
-REPORT_KINDS = ("main", "ablation", "sweep", "factorial", "hpo")
+        """A joint search (Optuna): reported as a search, not as one-parameter sweeps."""
+        return self.search == "optuna"
 
 
 @dataclass(frozen=True)

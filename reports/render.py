@@ -12,7 +12,8 @@ DASH = "–"  # an empty cell: no run, or nothing to compute
 # Unicode used in captions, labels and cells, and its LaTeX spelling (pdflatex-safe, no extra packages).
 _LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "Δ": r"$\Delta$", "τ": r"$\tau$",
                   "φ": r"$\phi$", "∅": r"$\emptyset$", "×": r"$\times$", "–": "--", "—": "---", "≤": r"$\le$",
-                  "≥": r"$\ge$", "ε": r"$\varepsilon$", "η": r"$\eta$", "²": r"$^2$", "<": r"$<$", ">": r"$>$", "−": "-", "…": r"\ldots{}"}
+                  "≥": r"$\ge$", "ε": r"$\varepsilon$", "η": r"$\eta$", "²": r"$^2$", "<": r"$<$", ">": r"$>$",
+                  "−": "-", "…": r"\ldots{}"}
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}"}
 

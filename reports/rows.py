@@ -1,7 +1,8 @@
 """Which rows a study's tables and plots have, in which order, and which cells were planned at all.
 
 Row labels are the runs' `variant` tags: a named variant of the study file (`full`, `closed form`) or a point of the
-sweep, labelled "key=value, key2=value2" by the runner.
+sweep, labelled "key=value, key2=value2" by the runner. Which is which, their order, their datasets and the swept
+values come from the plan the runner logged (StudyInfo, read from plan.json), never from parsing a label.
 """
 from __future__ import annotations
 
@@ -42,14 +43,6 @@ def runs_of(data: StudyData, variant: str, dataset: str) -> dict[int, Trial]:
     return {t.seed: t for t in data.trials if t.variant == variant and t.dataset == dataset}
 
 
-def grid_point(label: str) -> dict[str, str] | None:
-    """The swept values of a sweep-point label ("k=v, k2=v2"); None for a named variant."""
-    parts = [part.split("=", 1) for part in label.split(", ")]
-    if not all(len(part) == 2 and part[0] and "=" not in part[0] and " " not in part[0] for part in parts):
-        return None
-    return {key: value for key, value in parts}
-
-
 @dataclass(frozen=True)
 class SweepRow:
     variant: str  # the runs' variant tag
@@ -62,7 +55,7 @@ def sweep_rows(data: StudyData, key: str) -> list[SweepRow]:
     """Sweep points in the key's order (numbers numerically), then the named variants beside the sweep."""
     grid, named = [], []
     for variant in variant_order(data):
-        point = grid_point(variant)
+        point = data.info.sweep_points.get(variant)
         if point is not None and key in point:
             grid.append(SweepRow(variant, point[key] if len(point) == 1 else variant, point[key], True))
         else:

@@ -166,8 +166,9 @@ class Config:
             raise ConfigError(f"{where}: data.image={image} needs data.image_dir (the image folder)")
         if self.shapley.estimator == "closed_form" and self.shapley.value not in ("max", "additive"):
             raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value=max or additive")
-        positive = ("shapley.samples", "shapley.beta", "align.tau", "train.epochs", "train.batch_size", "train.eval_batch_size",
-                    "train.lr", "train.head_lr", "data.max_len", "data.context_max_len", "model.fusion_heads")
+        positive = ("shapley.samples", "shapley.beta", "align.tau", "train.epochs", "train.batch_size",
+                    "train.eval_batch_size", "train.lr", "train.head_lr", "data.max_len", "data.context_max_len",
+                    "model.fusion_heads")
         for key in positive:
             if not flat[key] > 0:
                 raise ConfigError(f"{where}: {key} must be positive, got {flat[key]!r}")

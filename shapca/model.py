@@ -95,7 +95,8 @@ class ShapCA(nn.Module):
     def encoder_params(self):
         return list(self.encoder.parameters())
 
-    def alignment_views(self, batch: dict, states: torch.Tensor, ctx_alone: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def alignment_views(self, batch: dict, states: torch.Tensor,
+                        ctx_alone: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pooled text and context vectors for the alignment games, each encoded without seeing the other.
 
         In joint mode every token of the task's encoding has attended to both parts, so pooling it would let the

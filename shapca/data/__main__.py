@@ -24,7 +24,10 @@ def _add_location(p: argparse.ArgumentParser) -> None:
 
 def main_fetch(args: argparse.Namespace) -> int:
     from shapca.data.fetch import fetch
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
     paths = fetch(args.datasets, args.mirror, args.cache, log=log)
     print(f"{len(paths)} files present and verified for {', '.join(args.datasets)}")
     return 0

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from shapca.captioning import (Captioner, GenerationSettings, Job, ModelLoadError, SettingsMismatch, ShardStore, generate_local,
-                             local_executor, read_jsonl, run_generation)
+from shapca.captioning import (Captioner, GenerationSettings, Job, ModelLoadError, SettingsMismatch, ShardStore,
+                               generate_local, local_executor, read_jsonl, run_generation)
 from shapca.data import load_contexts
 from shapca.data.types import REExample, Span
 

@@ -195,8 +195,11 @@ def test_antithetic_changes_the_estimate_and_reduces_error_on_the_max_game():
 
 def test_permutations_are_seeded_by_the_generator():
     scores = torch.randn(4, 9)
-    draw = lambda seed, independent=False: shapley_values(scores, "max", samples=3, independent=independent,
-                                                          generator=torch.Generator().manual_seed(seed))
+
+    def draw(seed, independent=False):
+        return shapley_values(scores, "max", samples=3, independent=independent,
+                              generator=torch.Generator().manual_seed(seed))
+
     torch.testing.assert_close(draw(1), draw(1))
     assert not torch.allclose(draw(1), draw(2))
     assert not torch.allclose(draw(1), draw(1, independent=True))

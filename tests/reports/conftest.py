@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reports.contract import PLAN_ARTIFACT
+
 EXPERIMENT = "shapca-report-fixtures"
 COMPONENTS = ("context", "fusion", "shapley")
 T0 = 1_700_000_000_000  # ms; runs start one second apart in creation order: "newest" is well defined
@@ -105,16 +107,18 @@ class _Writer:
         return run.info.run_id
 
     def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
-               variants: list[dict] | None = None, file_name: str | None = None, extra: dict | None = None) -> str:
-        """The study's parent run; with variants, the study file is logged too (the runner names it
-        <study>.yaml; docs/tracking.md says study.yaml: the reader takes either)."""
+               rows: list[dict] | None = None, search: str = "grid", swept: tuple = ()) -> str:
+        """The study's parent run; with rows ({label[, datasets][, swept]}, in the study's order), the plan too
+        (plan.json, as ablations/plan_record.py writes it; a row without datasets is planned on all of them)."""
         run_id = self._start({"shapca.role": "study", "study": study, "preset": preset, "report_kind": kind,
                               "report_params": params, "seeds": seeds, "datasets": datasets},
                              f"<parent:{study}/{preset}>")
-        if variants is not None:
-            path = self.scratch / (file_name or f"{study}.yaml")
-            path.write_text(json.dumps({"name": study, "variants": variants, **(extra or {})}))
-            self.client.log_artifact(run_id, str(path))
+        if rows is not None:
+            plan = {"study": study, "preset": preset, "search": search, "swept": list(swept),
+                    "datasets": datasets.split(","), "seeds": [int(s) for s in seeds.split(",")],
+                    "rows": [{"label": r["label"], "overrides": {}, "swept": r.get("swept", {}), "components": None,
+                              "datasets": r.get("datasets") or datasets.split(",")} for r in rows]}
+            self.client.log_dict(run_id, plan, PLAN_ARTIFACT)
         self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
         self.store.parents[f"{study}/{preset}"] = run_id
         return run_id
@@ -174,8 +178,7 @@ def _variant(coalition: tuple[str, ...]) -> str:
 
 def _populate(w: _Writer) -> None:
     order = [_variant(c) for c in sorted(QUALITY, key=lambda c: (-len(c), c))]
-    w.parent("factorial", "cpu", "factorial", "1,2", "twitter2017,mnre", variants=[{"name": v} for v in order],
-             file_name="study.yaml")
+    w.parent("factorial", "cpu", "factorial", "1,2", "twitter2017,mnre", rows=[{"label": v} for v in order])
     # An older config of the full model on MNRE, started before the rest: superseded by the newest hash.
     w.trial("factorial", "full", "mnre", 1, quality=0.2, config_hash="h-old", key=99,
             components={c: 1 for c in COMPONENTS})
@@ -196,7 +199,8 @@ def _populate(w: _Writer) -> None:
 
     # A sweep with a named variant beside it, as search_spaces/shapley_samples.yaml has.
     w.parent("samples", "cpu", "sweep", "1,2", "twitter2017", params="shapley.samples",
-             variants=[{"name": "closed form"}])
+             rows=[{"label": f"shapley.samples={m}", "swept": {"shapley.samples": str(m)}} for m in (1, 4, 16)]
+             + [{"label": "closed form"}])
     for index, samples in enumerate((1, 4, 16)):
         for seed in (1, 2):
             w.trial("samples", f"shapley.samples={samples}", "twitter2017", seed, quality=0.55 + 0.07 * index,
@@ -208,13 +212,13 @@ def _populate(w: _Writer) -> None:
     # Named variants restricted to some datasets, as search_spaces/context_generator.yaml has.
     generators = {"none": None, "blip2": ["twitter2015", "twitter2017"], "llava": ["twitter2017"]}
     w.parent("context", "cpu", "sweep", "1", "twitter2015,twitter2017", params="data.context",
-             variants=[{"name": g, **({"datasets": d} if d else {})} for g, d in generators.items()])
+             rows=[{"label": g, **({"datasets": d} if d else {})} for g, d in generators.items()])
     for index, (generator, datasets) in enumerate(generators.items()):
         for dataset in datasets or ("twitter2015", "twitter2017"):
             w.trial("context", generator, dataset, 1, quality=0.55 + 0.05 * index, params={"data.context": generator},
                     images="none", key=50 + index + 10 * (dataset == "twitter2017"))
 
-    w.parent("main", "cpu", "main", "1,2", "twitter2017", variants=[{"name": "full"}, {"name": "baseline"}])
+    w.parent("main", "cpu", "main", "1,2", "twitter2017", rows=[{"label": "full"}, {"label": "baseline"}])
     for seed in (1, 2):
         w.trial("main", "baseline", "twitter2017", seed, quality=0.5, key=60)
         w.trial("main", "full", "twitter2017", seed, quality=0.75, key=61)
@@ -225,7 +229,7 @@ def _populate(w: _Writer) -> None:
 
     _populate_search(w)
     # Every size at its smallest: one seed, one epoch, every score zero.
-    w.parent("tiny", "cpu", "main", "1", "twitter2017", variants=[{"name": "full"}, {"name": "baseline"}])
+    w.parent("tiny", "cpu", "main", "1", "twitter2017", rows=[{"label": "full"}, {"label": "baseline"}])
     for variant in ("full", "baseline"):
         w.trial("tiny", variant, "twitter2017", 1, quality=0.0, epochs=1, key=90)
 
@@ -234,14 +238,15 @@ def _populate(w: _Writer) -> None:
 
 
 SEARCH = {"train.lr": {"loguniform": [1.0e-5, 1.0e-4]}, "align.tau": {"loguniform": [0.02, 1.0]},
-          "shapley.samples": {"logint": [1, 64]}, "model.fusion_gate": {"choice": ["none", "scalar", "vector", "token"]}}
+          "shapley.samples": {"logint": [1, 64]},
+          "model.fusion_gate": {"choice": ["none", "scalar", "vector", "token"]}}
 
 
 def _populate_search(w: _Writer) -> None:
     """An Optuna search as search_spaces/hpo.yaml runs it (report kind sweep, search optuna), on an NER and an RE
     dataset, with labelled predictions; F1 depends mostly on the fusion gate, some trials stopped after 1 epoch."""
-    w.parent("search", "cpu", "sweep", "1", "twitter2017,mnre", params=",".join(SEARCH), variants=[],
-             extra={"search": {"algorithm": "optuna", "num_samples": 10}, "sweep": SEARCH})
+    w.parent("search", "cpu", "sweep", "1", "twitter2017,mnre", params=",".join(SEARCH), rows=[], search="optuna",
+             swept=tuple(SEARCH))
     rng = np.random.default_rng(5)
     gates = SEARCH["model.fusion_gate"]["choice"]
     for dataset, task in (("twitter2017", "ner"), ("mnre", "re")):

@@ -101,7 +101,8 @@ def test_epsilon_squared_is_near_zero_for_noise_and_one_for_a_determining_parame
     rng = np.random.default_rng(0)
     scores = list(rng.normal(size=40))
     assert epsilon_squared([str(v) for v in rng.uniform(size=40)], scores) < 0.1
-    assert epsilon_squared(["a" if s > 0 else "b" for s in scores], [float(s > 0) for s in scores]) == pytest.approx(1.0)
+    groups = ["a" if s > 0 else "b" for s in scores]
+    assert epsilon_squared(groups, [float(s > 0) for s in scores]) == pytest.approx(1.0)
     assert epsilon_squared(["a", "b", "a"], [1.0, 2.0, 3.0]) is None  # too few trials
     assert epsilon_squared(["a"] * 10, [0.5] * 10) is None  # nothing varies
 

@@ -10,7 +10,7 @@ import pytest
 from reports.attribution_table import attribution_table
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.render import latex_escape, to_csv, to_latex, to_markdown
-from reports.rows import grid_point, planned, sweep_rows
+from reports.rows import planned, sweep_rows
 from reports.selection import choose_preset, error_summary, select_trials
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, fixed, mark_best
 from reports.tables import main_table, sweep_table
@@ -36,9 +36,9 @@ def make_trial(variant="full", dataset="twitter2017", seed=1, f1=0.7, *, status=
                  components=components)
 
 
-def make_data(trials, seeds=(1, 2, 3), datasets=("twitter2017",), kind="main", params=()) -> StudyData:
+def make_data(trials, seeds=(1, 2, 3), datasets=("twitter2017",), kind="main", params=(), points=None) -> StudyData:
     info = StudyInfo(name="unit", preset="cpu", parent_run_id="p", kind=kind, params=tuple(params), seeds=seeds,
-                     datasets=datasets)
+                     datasets=datasets, sweep_points=points or {})
     counted, failed, notes = select_trials(trials)
     return StudyData(info=info, trials=counted, failed=failed, notes=notes)
 
@@ -171,7 +171,8 @@ def test_latex_escape():
 def test_sweep_rows_follow_numeric_order_and_cost_column():
     trials = [make_trial(f"shapley.samples={m}", seed=1, f1=0.5 + m / 100, params={"shapley.samples": str(m)},
                          step=0.01 * m) for m in (16, 4, 1)]
-    data = make_data(trials, seeds=(1,), kind="sweep", params=("shapley.samples",))
+    points = {f"shapley.samples={m}": {"shapley.samples": str(m)} for m in (16, 4, 1)}
+    data = make_data(trials, seeds=(1,), kind="sweep", params=("shapley.samples",), points=points)
     table = sweep_table(data, aggregate(tidy_frame(data)), "shapley.samples")
     assert [r.label for r in table.rows] == ["1", "4", "16"]
     assert [c.name for c in table.columns] == ["P", "R", "F1", "step (ms)"]
@@ -193,17 +194,19 @@ def test_main_table_marks_significance_against_full():
     assert "approximate randomisation" in table.caption
 
 
-def test_grid_point_parses_sweep_labels_only():
-    assert grid_point("shapley.samples=16") == {"shapley.samples": "16"}
-    assert grid_point("train.lr=3e-05, align.tau=0.1") == {"train.lr": "3e-05", "align.tau": "0.1"}
-    for named in ("full", "w/o Shapley, fusion", "closed form", "exact (batch 8)"):
-        assert grid_point(named) is None
+def test_sweep_points_come_from_the_plan_not_from_labels():
+    trials = [make_trial("align.tau=0.1", f1=0.6, params={"align.tau": "0.1"}),
+              make_trial("align.tau=0.5", f1=0.6, params={"align.tau": "0.5"})]  # a label the plan does not list
+    data = make_data(trials, kind="sweep", params=("align.tau",), points={"align.tau=0.1": {"align.tau": "0.1"}})
+    assert [(r.label, r.value, r.on_grid) for r in sweep_rows(data, "align.tau")] == [
+        ("0.1", "0.1", True), ("align.tau=0.5", "0.5", False)]
 
 
 def test_sweep_rows_points_in_value_order_then_named_variants():
     trials = [make_trial(f"align.tau={t}", f1=0.6, params={"align.tau": t}) for t in ("0.5", "0.02", "0.1")]
     trials.append(make_trial("closed form", f1=0.6, params={"align.tau": "0.1"}))
-    data = make_data(trials, kind="sweep", params=("align.tau",))
+    points = {f"align.tau={t}": {"align.tau": t} for t in ("0.5", "0.02", "0.1")}
+    data = make_data(trials, kind="sweep", params=("align.tau",), points=points)
     rows = sweep_rows(data, "align.tau")
     assert [(r.label, r.on_grid) for r in rows] == [("0.02", True), ("0.1", True), ("0.5", True),
                                                     ("closed form", False)]
