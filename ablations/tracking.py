@@ -60,7 +60,8 @@ def _check_postgres(uri: str, timeout: float) -> None:
                             "pip install -e '.[postgres]'") from None
     parts = urlsplit(uri)
     if not parts.hostname or not parts.path.strip("/"):
-        raise TrackingError(f"MLflow store {_redacted(uri)}: expected postgresql://user[:password]@host[:port]/database")
+        raise TrackingError(f"MLflow store {_redacted(uri)}: expected "
+                            "postgresql://user[:password]@host[:port]/database")
     try:
         socket.create_connection((parts.hostname, parts.port or 5432), timeout=timeout).close()
     except OSError as e:

@@ -35,8 +35,11 @@ case "${1:-}" in
     fi
     case "$artifacts" in *://*) ;; *) mkdir -p "$artifacts" ;; esac
     # Job execution off: without it the server is 2 processes (~550 MB) instead of ~2 GB of job consumers.
+    # Up to 40 database connections per worker (SQLAlchemy's default is 5 + 10), as benchmarked
+    # (benchmarks/tracking_scale.py): a PostgreSQL for 2 workers needs max_connections >= 80 (its default is 100).
     # nohup: the server must outlive the SSH session that `ray up` runs this in.
-    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false nohup mlflow server \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+      MLFLOW_SQLALCHEMYSTORE_POOL_SIZE=20 MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW=20 nohup mlflow server \
       --backend-store-uri "$store" --artifacts-destination "$artifacts" \
       --host 127.0.0.1 --port "$port" --workers "$workers" >"$state/mlflow.log" 2>&1 </dev/null &
     echo $! >"$pidfile"
@@ -61,7 +64,9 @@ case "${1:-}" in
     fi
     rm -f "$pidfile"
     # After MLflow, so no request is cut off; a clean shutdown leaves the data folder consistent for a copy.
-    if [ -n "${SHAPCA_PGDATA:-}" ]; then python -m clusters.pg_server stop "$SHAPCA_PGDATA" && echo "PostgreSQL stopped"; fi
+    if [ -n "${SHAPCA_PGDATA:-}" ]; then
+      python -m clusters.pg_server stop "$SHAPCA_PGDATA" && echo "PostgreSQL stopped"
+    fi
     ;;
   status)
     if running && healthy; then echo "mlflow server up at http://127.0.0.1:$port"; else echo "mlflow server down"; exit 1; fi

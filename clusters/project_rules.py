@@ -128,7 +128,8 @@ def _bucket_access(raw: dict, types: dict[str, NodeType], storage: str | None) -
     return [Problem(ERROR, f"available_node_types.{t.name}.node_config.{needed}",
                     f"missing: worker nodes write trial results to {storage} and need {needed} with access to it")
             for t in types.values()
-            if not t.is_head and t.max_workers > 0 and needed not in ((specs.get(t.name) or {}).get("node_config") or {})]
+            if not t.is_head and t.max_workers > 0
+            and needed not in ((specs.get(t.name) or {}).get("node_config") or {})]
 
 
 def storage_value(raw: dict) -> str | None:
@@ -239,6 +240,6 @@ def project_problems(raw: dict, prepared: dict) -> list[Problem]:
     problems += _install(raw, "head", HEAD_LISTS)
     if multi_node:
         problems += _install(raw, "worker", WORKER_LISTS)
-    problems += tracking_problems(raw, commands(raw, HEAD_LISTS), head_mounts(raw), multi_node)
+    problems += tracking_problems(raw, commands(raw, HEAD_LISTS), head_mounts(raw), types, multi_node)
     problems += _services(raw) + _token(raw, multi_node) + _placeholders(raw, "")
     return problems

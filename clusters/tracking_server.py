@@ -22,12 +22,15 @@ def server_command(backend: str, artifacts: str, port: int, workers: int) -> lis
 
 
 @contextmanager
-def serve(backend: str, artifacts: str, log: Path, workers: int = 2, timeout: float = 120):
-    """Yields the server's http URI; the server is stopped (and waited for) on the way out."""
-    port = free_port()
-    # Job execution off: otherwise the server starts job consumers worth ~2 GB of memory.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    with open(log, "w") as out:
+def serve(backend: str, artifacts: str, log: Path, workers: int = 2, timeout: float = 120, port: int | None = None):
+    """Yields the server's http URI (on `port`, else a free one); the server is stopped (and waited for) on the way
+    out."""
+    port = port or free_port()
+    # Job execution off: otherwise the server starts job consumers worth ~2 GB of memory. The connection pool as
+    # head_services.sh sizes it: more concurrent requests than SQLAlchemy's default 5 + 10 per worker.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20",
+           "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "20"}
+    with open(log, "a") as out:
         proc = subprocess.Popen(server_command(backend, artifacts, port, workers), stdout=out,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"

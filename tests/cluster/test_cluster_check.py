@@ -12,7 +12,7 @@ from clusters.problems import ERROR, NOTE, WARNING
 from clusters.project_rules import HEAD_LISTS, commands
 from clusters.sim.render_config import PORT_FLAGS, SimNode, render
 from clusters.study_fit import StudyError, study_resources
-from clusters.tracking_rules import tracking_locations
+from clusters.tracking_rules import SERVES, tracking_locations
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "cluster.yaml", ROOT / "clusters" / "gcp.yaml", ROOT / "clusters" / "local.yaml"]
@@ -60,8 +60,8 @@ def test_the_messages_say_what_is_wrong():
 
 
 def test_command_line_reports_lines_and_exit_status():
-    run = subprocess.run([sys.executable, "-m", "clusters.check", "cluster.yaml", "clusters/broken/fractional_gpu.yaml"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "clusters.check", "cluster.yaml",
+                          "clusters/broken/fractional_gpu.yaml"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert re.search(r"^clusters/broken/fractional_gpu.yaml:\d+: error: available_node_types.gpu_1x.resources.GPU: "
                      r"must be a whole number, got 0.5$", run.stdout, re.MULTILINE)
@@ -201,3 +201,17 @@ def _with_settings(settings: str, extra: list[str] = (), single_node: bool = Fal
 def test_tracking_on_the_heads_disk_is_refused_on_a_multi_node_cloud_cluster(settings, extra, single_node, key):
     errors = _tracking_errors(_with_settings(settings, extra, single_node))
     assert sorted({p.key for p in errors}) == ([key] if key else [])
+
+
+@pytest.mark.parametrize("store, kind", [("sqlite:////data/m.db", "sqlite"),
+                                         ("postgresql://u@db.example.org/mlflow", "postgresql")])
+def test_more_trials_at_once_than_the_store_served_is_a_warning(store, kind):
+    settings = f"export SHAPCA_MLFLOW_STORE={store} SHAPCA_MLFLOW_ARTIFACTS=s3://b/a"
+    raw = _with_settings(settings, ["mountpoint -q /data"])
+    types = raw["available_node_types"]
+    types["gpu_4x"]["max_workers"] = 0
+    for gpus, warned in ((SERVES[kind], False), (SERVES[kind] + 1, True)):  # one-GPU nodes: trials = nodes
+        types["gpu_1x"]["max_workers"] = raw["max_workers"] = gpus
+        warnings = [p for p in check_config(raw) if p.severity == WARNING and "tracking_scale" in p.message]
+        assert [p.key for p in warnings] == (["setup_commands[6]"] if warned else []), gpus
+        assert not [p for p in check_config(raw) if p.severity == ERROR]
