@@ -1,7 +1,8 @@
 """Reading a study file: YAML with line numbers, and a parser whose every error names the file, the line and the key.
 
-docs/studies.md documents each key. This module checks the file's shape and each value on its own; rules that need
-whole configs (choices, combinations, context generators per dataset) are checked in ablations/study.py.
+docs/studies.md documents each key. This module (with ablations/study_sweep.py for the sweep) checks the file's
+shape and each value on its own; rules that need whole configs (choices, combinations, context generators per
+dataset) are checked in ablations/study.py. The keys and types are ablations/schema.py.
 """
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from ablations.schema import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, METRICS, REQUIRED, SAMPLERS,
-                              SCHEDULERS, VARIANT_KEYS, Distribution, Study, StudyError, Variant, check_components,
-                              format_value)
+from ablations.schema import (ALGORITHMS, AXES, KEY_TYPES, KEYS, METRICS, REQUIRED, SAMPLERS, SCHEDULERS,
+                              VARIANT_KEYS, Study, StudyError, Variant, check_components)
+from ablations.study_sweep import SweepRules, is_number
 from ablations.study_yaml import LineLoader
 from reports.contract import REPORT_KINDS
 from shapca.config import Config, ConfigError
@@ -45,11 +46,7 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-class _Parser:
+class _Parser(SweepRules):
     def __init__(self, path: Path):
         self.path = path
 
@@ -199,57 +196,6 @@ class _Parser:
                                description=str(v.get("description", ""))))
         return out
 
-    def sweep(self, data) -> dict:
-        value = data.get("sweep")
-        if value is None:
-            return {}
-        if not isinstance(value, dict) or not value:
-            self.fail(self.at(data, "sweep"), "must map config keys to distributions (or be left out)")
-        return {k: self.distribution(value[k], self.config_key(value, k, "sweep."), k) for k in value}
-
-    def distribution(self, spec, where: str, key: str) -> Distribution:
-        if not isinstance(spec, dict) or len(spec) != 1:
-            self.fail(where, f"must be one mapping {{distribution: values}}, distribution one of "
-                      f"{', '.join(DISTRIBUTIONS)}; got {spec!r}")
-        (kind, values), = spec.items()
-        if kind not in DISTRIBUTIONS:
-            self.fail(where, f"unknown distribution '{kind}'; known: {', '.join(DISTRIBUTIONS)}")
-        if kind in ("grid", "choice"):
-            if not isinstance(values, list) or not values:
-                self.fail(where, f"{kind} must be a non-empty list of values, got {values!r}")
-            if len({format_value(v) for v in values}) != len(values):
-                self.fail(where, f"{kind} lists a value twice: {values}")
-            for v in values:
-                self.value_type(key, v, where)
-            return Distribution(kind, tuple(values))
-        if not isinstance(values, list) or len(values) != 2:
-            self.fail(where, f"{kind} must be [lo, hi], got {values!r}")
-        lo, hi = (self.number(v, where) for v in values)
-        typ = KEY_TYPES[key]
-        if kind in ("int", "logint"):
-            if typ is not int or lo != int(lo) or hi != int(hi):
-                self.fail(where, f"{kind} needs an integer parameter and integer bounds ({key} is {typ.__name__}, "
-                          f"bounds [{lo}, {hi}])")
-            lo, hi = int(lo), int(hi)
-        elif typ is not float:
-            self.fail(where, f"{kind} draws real numbers but {key} is {typ.__name__} (use int, logint or choice)")
-        if not lo < hi:
-            self.fail(where, f"{kind} needs lo < hi, got [{lo}, {hi}]")
-        if kind in ("loguniform", "logint") and lo <= 0:
-            self.fail(where, f"{kind} needs lo > 0, got {lo}")
-        return Distribution(kind, (lo, hi))
-
-    def number(self, v, where: str) -> float:
-        # YAML 1.1 reads 1e-5 (no dot) as text: numeric text is accepted, anything else refused
-        if _is_number(v):
-            return v
-        if isinstance(v, str):
-            try:
-                return float(v)
-            except ValueError:
-                pass
-        self.fail(where, f"bounds must be numbers, got {v!r}")
-
     def search(self, data) -> dict:
         s = self.mapping(data["search"], self.at(data, "search"), ("algorithm", "num_samples", "sampler", "seed"),
                          ("algorithm",), "search.")
@@ -271,7 +217,7 @@ class _Parser:
         s = self.mapping(data["scheduler"], self.at(data, "scheduler"), ("type", "grace_period", "reduction_factor"),
                          ("type",), "scheduler.")
         factor = s.get("reduction_factor", 2)
-        if not _is_number(factor) or factor <= 1:
+        if not is_number(factor) or factor <= 1:
             self.fail(self.at(s, "reduction_factor", "scheduler."), f"must be a number > 1, got {factor!r}")
         return {"type": self.one_of(s, "type", "scheduler.", None, SCHEDULERS, "scheduler"),
                 "grace_period": self.integer(s, "grace_period", "scheduler.", 1, 1), "reduction_factor": factor}
@@ -282,7 +228,7 @@ class _Parser:
         out = {"workers": self.integer(r, "workers", "resources.", 1, 1)}
         for k, default, positive in (("cpus_per_worker", 1, True), ("gpus_per_worker", 0, False)):
             v = r.get(k, default)
-            if not _is_number(v) or v < 0 or (positive and v == 0):
+            if not is_number(v) or v < 0 or (positive and v == 0):
                 self.fail(self.at(r, k, "resources."), f"must be a {'positive' if positive else 'non-negative'} "
                           f"number, got {v!r}")
             out[k] = v
