@@ -9,7 +9,9 @@ from pathlib import Path
 from ray.tune import Callback
 
 from ablations.plan import variant_label as sampled_label
-from ablations.tracking import StudyRuns, code_version
+from ablations.outbox import Outbox
+from ablations.tracking import code_version
+from reports.contract import PREDICTIONS_ARTIFACT
 from trainables.checkpoints import read_text
 from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
 from trainables.payload import read, resolve
@@ -22,11 +24,16 @@ def variant_label(tune_config: dict) -> str:
 
 
 class MLflowTrials(Callback):
-    """Creates (or finds again) each trial's child run, logs its epochs, and closes it FINISHED or FAILED."""
+    """Creates (or finds again) each trial's child run, logs its epochs, and closes it FINISHED or FAILED.
 
-    def __init__(self, runs: StudyRuns, images: str):
-        self.runs, self.images, self.code = runs, images, code_version()
-        self.open: dict[str, dict] = {}  # Tune trial id -> {run_id, logged epochs, step times, last result}
+    Every write goes through the study's Outbox (ablations/outbox.py), so a tracking server that is away for a
+    while delays the writes and loses none."""
+
+    def __init__(self, outbox: Outbox, images: str, search=None):
+        self.outbox, self.images, self.code = outbox, images, code_version()
+        self.search = search  # an Optuna search (ablations.search) is told each trial's MLflow run
+        self.open: dict[str, dict] = {}  # Tune trial id -> {hash, step times, last result, epochs}
+        self.unlinked: dict[str, str] = {}  # Tune trial id -> hash, until the search is told its run id
         self.finished = self.failed = 0
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -36,10 +43,13 @@ class MLflowTrials(Callback):
                 "config_hash": cfg.hash(exclude=("train.seed",)), "images": self.images, **self.code}
         if payload.components is not None:
             tags["components"] = json.dumps(payload.components, sort_keys=True)
-        run_id, logged = self.runs.child(cfg.hash(), tags, cfg.flat())
-        self.runs.client.log_text(run_id, cfg.to_yaml(), "config.yaml")
-        self.open[trial.trial_id] = {"run_id": run_id, "logged": logged, "step_times": {}, "last": None,
-                                     "epochs": cfg.train.epochs}
+        h = cfg.hash()
+        self.outbox.child(h, tags, cfg.flat())
+        self.outbox.text(h, cfg.to_yaml(), "config.yaml")
+        self.open[trial.trial_id] = {"hash": h, "step_times": {}, "last": None, "epochs": cfg.train.epochs}
+        if self.search is not None:
+            self.unlinked[trial.trial_id] = h
+        self._send()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         st = self.open.get(trial.trial_id)
@@ -48,12 +58,11 @@ class MLflowTrials(Callback):
         epoch = int(result["epoch"])
         st["last"] = result
         st["step_times"][epoch] = (result.get("step_time_s", 0.0), result.get("samples_per_s", 0.0))
-        if epoch in st["logged"]:
-            return  # this epoch was logged before the trial was interrupted and resumed
         keys = ["train_loss", "dev_f1", "dev_precision", "dev_recall", "test_f1", "test_precision", "test_recall",
                 "step_time_s", "samples_per_s", "epoch_time_s"] + [k for k in result if k.startswith("loss_")]
-        self.runs.log_metrics(st["run_id"], {f"epoch_{k}": result[k] for k in keys if k in result}, step=epoch)
-        st["logged"].add(epoch)
+        # an epoch the run holds from before the trial was interrupted and resumed is skipped by the outbox
+        self.outbox.metrics(st["hash"], {f"epoch_{k}": result[k] for k in keys if k in result}, step=epoch)
+        self._send()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         st = self.open.pop(trial.trial_id, None)
@@ -61,36 +70,48 @@ class MLflowTrials(Callback):
             return
         last = st["last"] or trial.last_result or {}
         if "best_dev_f1" not in last:
-            self.runs.finish(st["run_id"], ok=False, error="the trial ended without reporting an epoch")
+            self.outbox.end(st["hash"], "FAILED", "the trial ended without reporting an epoch")
             self.failed += 1
-            return
+            return self._send()
         final = {k: last[f"best_{k}"] for k in BEST_KEYS}
         final["best_epoch"] = last["best_epoch"]
         if st["step_times"]:
             final["step_time_s"] = statistics.mean(v[0] for v in st["step_times"].values())
             final["samples_per_s"] = statistics.mean(v[1] for v in st["step_times"].values())
-        self.runs.log_metrics(st["run_id"], final)
+        self.outbox.metrics(st["hash"], final)
         if int(last.get("epoch", 0)) < st["epochs"]:
-            self.runs.client.set_tag(st["run_id"], "stopped_early", f"epoch {last.get('epoch')}/{st['epochs']}")
+            self.outbox.tag(st["hash"], "stopped_early", f"epoch {last.get('epoch')}/{st['epochs']}")
         predictions = read_text(last[CHECKPOINT_KEY]) if last.get(CHECKPOINT_KEY) else None
         if predictions is not None:
-            self.runs.client.log_text(st["run_id"], predictions, "predictions/test.jsonl")
-        self.runs.finish(st["run_id"], ok=True)
+            self.outbox.text(st["hash"], predictions, PREDICTIONS_ARTIFACT)
+        self.outbox.end(st["hash"], "FINISHED")
         self.finished += 1
+        self._send()
 
     def on_trial_error(self, iteration, trials, trial, **info):
         st = self.open.pop(trial.trial_id, None)
         if st is not None:
-            self.runs.finish(st["run_id"], ok=False, error=_error_text(trial))
+            self.outbox.end(st["hash"], "FAILED", _error_text(trial))
             self.failed += 1
+            self._send()
+
+    def on_step_end(self, iteration, trials, **info):
+        self._send()  # retries kept writes while the store was away (the outbox paces itself)
+
+    def _send(self) -> None:
+        self.outbox.flush()
+        for trial_id, h in list(self.unlinked.items()):
+            if h in self.outbox.run_ids:
+                self.search.link_run(trial_id, self.outbox.run_ids[h])
+                del self.unlinked[trial_id]
 
     def close_unfinished(self) -> int:
         """Ends the runs of trials that neither finished nor failed (the study was interrupted) as KILLED, never
         left RUNNING; a rerun continues them. Returns how many."""
         for st in self.open.values():
-            self.runs.client.set_tag(st["run_id"], "interrupted", time.strftime("%Y-%m-%d %H:%M:%S"))
-            self.runs.client.set_terminated(st["run_id"], "KILLED")
+            self.outbox.end(st["hash"], "KILLED")
         n, self.open = len(self.open), {}
+        self._send()
         return n
 
 

@@ -15,6 +15,16 @@ class PrunedAwareOptunaSearch(OptunaSearch):
     reported as intermediates), TPE ranks it below every completed trial, which is what an early stop means.
     """
 
+    def _setup_study(self, space):
+        super()._setup_study(space)
+        # the journal names its objective as a reader knows it (`best_dev_f1` is its per-epoch running best)
+        self._ot_study.set_metric_names([self._metric.removeprefix("best_")])
+
+    def link_run(self, trial_id: str, run_id: str) -> None:
+        """Records the trial's MLflow run on its Optuna trial (optuna-dashboard shows user attributes)."""
+        if trial_id in self._ot_trials:
+            self._ot_trials[trial_id].set_user_attr("mlflow_run_id", run_id)
+
     def on_trial_complete(self, trial_id, result=None, error=False):
         stopped_early = (not error and result and trial_id in self._ot_trials
                          and trial_id not in self._completed_trials
@@ -61,8 +71,10 @@ def make_optuna(search: dict, metric: str, mode: str, journal_path: str, study_n
 
 
 def requeue_interrupted(journal_path: str, study_name: str) -> int:
-    """Trials left RUNNING by a driver that died: closed as FAIL and queued again with the same parameters, so the
-    resumed search reruns exactly them (same config hash: same MLflow run, same Train checkpoint)."""
+    """Trials left RUNNING by an interrupted or dead driver: queued again with the same parameters, so the resumed
+    search reruns exactly them (same config hash: same MLflow run, same checkpoint), and closed as PRUNED (stopped
+    before the end, which is what happened to them; FAIL would read as an error in optuna-dashboard), marked
+    `interrupted`; the queued copy records `continues_trial`."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -76,6 +88,7 @@ def requeue_interrupted(journal_path: str, study_name: str) -> int:
         return 0
     stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for t in stale:
-        study.enqueue_trial(t.params, skip_if_exists=False)
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(t.params, user_attrs={"continues_trial": t.number}, skip_if_exists=False)
+        optuna.trial.Trial(study, t._trial_id).set_user_attr("interrupted", True)
+        study.tell(t.number, state=optuna.trial.TrialState.PRUNED)
     return len(stale)

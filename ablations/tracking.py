@@ -189,6 +189,13 @@ class StudyRuns:
                             f"tags.dataset = '{dataset}' and tags.seed = '{seed}'")
         return len(runs)
 
+    def find_child(self, trial_hash: str) -> str:
+        """The run id of the trial's run (which exists: it was created by an earlier `child`)."""
+        found = self._search(f"tags.`shapca.role` = 'trial' and tags.trial_hash = '{trial_hash}'")
+        if not found:
+            raise TrackingError(f"no MLflow run of trial {trial_hash} in study {self.study} ({self.preset})")
+        return found[0].info.run_id
+
     def child(self, trial_hash: str, tags: dict, params: dict) -> tuple[str, set[int]]:
         """The trial's run (reused if this trial ran before) and the epochs it has already logged."""
         found = self._search(f"tags.`shapca.role` = 'trial' and tags.trial_hash = '{trial_hash}'")

@@ -25,7 +25,8 @@ from shapca.tasks import predict, score, task_loss
 
 
 class Callback:
-    """Hooks for the layer above. `checkpoint()` builds the full training state only when asked for."""
+    """Hooks for the layer above. `checkpoint()` builds the full training state only when asked for (a copy;
+    `checkpoint(copy_tensors=False)` for a caller that serialises it before returning)."""
 
     def on_start(self, info: dict) -> None: ...
 
@@ -102,9 +103,11 @@ class Trainer:
         self.resumed = False
 
     # ---- state --------------------------------------------------------------------------------------------
-    def state(self) -> dict:
-        # copies: a state must not change when training goes on after it was taken
-        return {"model": copy.deepcopy(self.model.state_dict()), "opt": copy.deepcopy(self.opt.state_dict()),
+    def state(self, copy_tensors: bool = True) -> dict:
+        """The full training state. Copied by default, so that it does not change when training goes on; a caller
+        that serialises it at once (a checkpoint writer) passes copy_tensors=False and saves the copy's time."""
+        keep = copy.deepcopy if copy_tensors else (lambda x: x)
+        return {"model": keep(self.model.state_dict()), "opt": keep(self.opt.state_dict()),
                 "sched": self.sched.state_dict(), "epoch": self.epoch, "history": copy.deepcopy(self.history),
                 "best": dict(self.best), "predictions": list(self.predictions),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": _numpy_state()},

@@ -17,6 +17,7 @@ from shapca.trainer import Callback, Trainer
 from trainables.checkpoints import TrialCheckpoint
 from trainables.epoch_report import CHECKPOINT_KEY, epoch_metrics
 
+FINAL_KEYS = ("epoch", "history", "best", "predictions", "config_hash")  # what a finished trial's checkpoint keeps
 _PREPARED: dict[str, Prepared] = {}
 _KEEP_PREPARED = 2  # data settings kept per process: a study's trials mostly share one (or one per dataset)
 
@@ -40,7 +41,12 @@ class TuneReport(Callback):
         self.checkpoint, self.epochs, self.reported = checkpoint, epochs, False
 
     def on_epoch_end(self, record: dict, checkpoint) -> None:
-        self.send(record, checkpoint())
+        state = checkpoint(copy_tensors=False)  # serialised at once
+        if record["epoch"] >= self.epochs:
+            # the last epoch: nothing will train from this state again, so the weights and optimiser moments (the
+            # bulk of a checkpoint) are left out; a rerun of the trial only reports its result again
+            state = {k: state[k] for k in FINAL_KEYS}
+        self.send(record, state)
 
     def send(self, record: dict, state: dict) -> None:
         from ray import tune
@@ -57,11 +63,12 @@ def train_in_process(cfg: Config, storage: str, name: str, cpus: float) -> None:
     store = TrialCheckpoint(storage, name)
     resume = store.load()
     report = TuneReport(store, cfg.train.epochs)
+    if resume is not None and resume["epoch"] >= cfg.train.epochs:
+        # the trial had finished (its driver died before recording it): report its last epoch again, so that Tune
+        # and the study's records see its result
+        report.send(dict(resume["history"][-1], best_epoch=resume["best"]["epoch"]), resume)
+        return
     trainer = Trainer(cfg, prep=prepared(cfg))
     if resume is not None:
         trainer.load_state(resume)
-    result = trainer.fit((report,))
-    if not report.reported and result.history:
-        # restored from the checkpoint of a run that had already finished: report its last epoch again, so that
-        # Tune and the study's records see its result
-        report.send(dict(result.history[-1], best_epoch=result.best["epoch"]), resume)
+    trainer.fit((report,))

@@ -31,7 +31,7 @@ class TrainReport(Callback):
     def on_epoch_end(self, record: dict, checkpoint) -> None:
         import ray.train
 
-        state = checkpoint() if self.rank == 0 else None
+        state = checkpoint(copy_tensors=False) if self.rank == 0 else None  # serialised at once
         best = state["best"] if state else record  # ranks other than 0 send metrics only; rank 0's are used
         metrics = epoch_metrics(record, best, self.epochs)
         if self.rank != 0:

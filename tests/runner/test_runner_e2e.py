@@ -7,30 +7,23 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 
 from ablations import run
+from study_runs import children
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 GRID, OPTUNA = HERE / "studies" / "e2e_grid.yaml", HERE / "studies" / "e2e_optuna.yaml"
 
 
-def children(uri: str, study: str):
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name("shapca")
-    runs = client.search_runs([exp.experiment_id], f"tags.study = '{study}'")
-    parents = [r for r in runs if r.data.tags.get("shapca.role") == "study"]
-    kids = [r for r in runs if r.data.tags.get("shapca.role") == "trial"]
-    return client, parents, kids
-
-
 def run_main(tmp: Path, study: Path, *extra) -> int:
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     return run.main(["--study", str(study), "--tracking-uri", uri, "--storage", str(tmp / "runs"), "--no-report",
-                     *extra])
+                     "--preset", "full", *extra])
 
 
 def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_on_rerun(ray_local, tmp_path, capsys):
@@ -83,7 +76,8 @@ def test_optuna_study_with_asha_resumes_after_the_driver_is_killed(ray_local, tm
     env = dict(os.environ, RAY_AUTH_MODE="token", PYTHONUNBUFFERED="1")
     address = ray_local.get_runtime_context().gcs_address
     cmd = [sys.executable, str(ROOT / "ablations" / "run.py"), "--study", str(OPTUNA), "--tracking-uri", uri,
-           "--storage", str(tmp_path / "runs"), "--no-report", "--address", address, "--max-concurrent", "1"]
+           "--storage", str(tmp_path / "runs"), "--no-report", "--address", address, "--max-concurrent", "1",
+           "--preset", "full"]
     log = open(tmp_path / "driver.log", "w")  # a file, not a pipe: a full pipe would block the driver
     driver = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
@@ -107,7 +101,21 @@ def test_optuna_study_with_asha_resumes_after_the_driver_is_killed(ray_local, tm
     for k in finished:
         assert k.data.tags["variant"].startswith("align.tau=")
         assert "test_f1" in k.data.metrics
-    assert list((tmp_path / "runs" / "e2e_optuna-full").glob("optuna-twitter2017-seed1.journal"))
+    journal = tmp_path / "runs" / "e2e_optuna-full" / "optuna-twitter2017-seed1.journal"
+    study = optuna.load_study(study_name="optuna-twitter2017-seed1",
+                              storage=JournalStorage(JournalFileBackend(str(journal))))
+    assert study.metric_names == ["dev_f1"]
+    states = [t.state.name for t in study.trials]
+    assert "FAIL" not in states and states.count("COMPLETE") + states.count("PRUNED") == len(states), states
+    interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    # the trial the killed driver was running, if it had started one: pruned (stopped early), not failed
+    assert len(interrupted) <= 1 and all(t.state.name == "PRUNED" for t in interrupted)
+    run_ids = {k.info.run_id for k in kids}
+    for t in study.trials:
+        assert set(t.params) == {"align.tau", "model.fusion_gate"}  # plain config keys
+        if not t.user_attrs.get("interrupted"):
+            assert t.user_attrs["mlflow_run_id"] in run_ids
+            assert t.intermediate_values  # one value per epoch
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -1,0 +1,83 @@
+"""The cost estimate's arithmetic, and the status view, on made-up measurements (no training, no Ray)."""
+from types import SimpleNamespace
+
+import pytest
+
+from ablations import estimate
+from ablations.presets import apply_preset
+from ablations.status import concurrency, describe, trials_left
+from ablations.study import load_study
+from shapca.config import Config
+from trainables.payload import TrialPayload
+
+
+def test_history_prices_each_trial_by_its_row_else_by_all():
+    per, basis = estimate.from_history({"a": [10.0, 20.0, 30.0], "b": [100.0]}, ["a", "b", "c"])
+    assert per == [20.0, 100.0, 25.0]  # c has no finished trial: the median of all four
+    assert "4 finished" in basis and "2 of 3" in basis
+    assert estimate.from_history({}, ["a"]) is None
+
+
+def test_probe_scales_by_each_trials_steps_evaluation_and_epochs():
+    measured = {"setup_s": 10.0, "train_step_s": 0.5, "eval_example_s": 0.01,
+                "sizes": {"train": 3373, "dev": 723, "test": 723}}
+    a = Config().update({"data.limit_train": 400, "data.limit_eval": 200, "train.epochs": 2})
+    b = Config().update({"train.epochs": 3, "train.batch_size": 8})  # the whole data
+    per, basis = estimate.from_probe(measured, [a, b])
+    assert per[0] == pytest.approx(10 + 2 * (25 * 0.5 + 400 * 0.01))  # 400 / 16 = 25 steps, 2 x 200 examples
+    assert per[1] == pytest.approx(10 + 3 * (422 * 0.5 + 1446 * 0.01))  # ceil(3373 / 8) = 422 steps
+    assert "500 ms per training step" in basis
+
+
+def test_wall_time_and_hours():
+    e = estimate.Estimate([3600.0] * 4, "test", concurrency=2, cpus_per_trial=1.0, gpus_per_trial=0.25)
+    assert e.wall_s == 7200
+    text = e.describe()
+    assert "2.0 h wall at 2 at a time" in text and "4.0 CPU-hours" in text and "1.0 GPU-hours" in text
+
+
+@pytest.mark.parametrize("workers,cpus,gpus,have,expected", [
+    (1, 1.0, 0.0, {"CPU": 2}, 2),  # in process: a trial holds its one CPU only
+    (2, 1.0, 0.0, {"CPU": 4}, 1),  # data parallel: 2 workers + the driver's 0.01 CPU
+    (1, 1.0, 0.25, {"CPU": 8, "GPU": 1}, 4),  # four trials share a GPU
+    (1, 1.0, 1.0, {"CPU": 8}, 1),  # no GPU: never zero
+])
+def test_concurrency_counts_everything_a_trial_reserves(workers, cpus, gpus, have, expected):
+    p = TrialPayload(config={}, study="s", preset="smoke", storage="x", workers=workers, cpus_per_worker=cpus,
+                     gpus_per_worker=gpus)
+    assert concurrency(p, have) == expected
+
+
+def _run(status, variant, dev=None, minutes=2.0):
+    metrics = {} if dev is None else {"dev_f1": dev, "test_f1": dev - 0.01}
+    return SimpleNamespace(info=SimpleNamespace(status=status, run_id=f"id-{variant}", start_time=0,
+                                                end_time=int(minutes * 60000)),
+                           data=SimpleNamespace(metrics=metrics, tags={"variant": variant, "dataset": "twitter2017",
+                                                                       "seed": "1"}))
+
+
+class FakeRuns:
+    def __init__(self, runs, done):
+        self.runs, self.done = runs, done
+
+    def _search(self, where):
+        return self.runs
+
+    def done_hashes(self):
+        return self.done
+
+
+def test_status_counts_best_and_eta():
+    study = apply_preset(load_study("shapley_samples"), "smoke")  # 4 planned trials
+    runs = FakeRuns([_run("FINISHED", "a", 0.5), _run("FINISHED", "b", 0.6), _run("FAILED", "c")], set())
+    text = describe(study, runs)
+    assert "4 planned | 2 finished | 0 running | 1 failed | 0 killed | 2 pending" in text
+    assert "dev F1 60.00 (test F1 59.00): b" in text
+    assert "about 4 min (2.0 min per trial, 1 at a time)" in text
+
+
+def test_trials_left_skips_finished_grid_trials():
+    study = apply_preset(load_study("shapley_samples"), "smoke")
+    first = trials_left(study, None)[0]
+    left = trials_left(study, FakeRuns([], {first[2]}))
+    assert len(left) == 3 and first[2] not in {t[2] for t in left}
