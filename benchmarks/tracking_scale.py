@@ -9,10 +9,10 @@ end an epoch at the same moment. Stores, all on 127.0.0.1 and fresh in a tempora
   sqlite           the runner writing to sqlite:///…/mlflow.db itself (what a laptop study does)
   sqlite-server    `mlflow server` over that sqlite file (what the head node did before PostgreSQL)
   postgres-server  `mlflow server` over a throwaway PostgreSQL 15 (clusters/pg_server.py)
-Writers are threads in up to 8 forked processes (bounded memory), each with its own client, which opens the store
-before the start (not timed: the runner opens it once per study). A failed call is
-retried twice (counted as retries); a call that still fails is an error and ends its trial. Afterwards every trial's
-run is checked in the store: lost (no finished run with all params, metrics and both artifacts) or duplicated.
+Writers are threads in up to 8 forked processes (bounded memory), each with its own client and connection, which
+opens the store before the start (not timed: the runner opens it once per study). A failed call is retried twice
+(counted as retries); a call that still fails is an error and ends its trial. Afterwards every trial's run is
+checked in the store: lost (no finished run with all params, metrics and both artifacts) or duplicated.
 A store "serves" a writer count when it had no error, no lost or duplicated run and p99 latency <= --p99-limit-ms
 (and so did every smaller count). The servers run as clusters/head_services.sh runs them (tracking_server.py).
 """

@@ -39,7 +39,11 @@ def bindir() -> Path:
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
         candidates.append(out)
     # Debian's server packages keep the binaries off PATH, one folder per major version; newest first.
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    def major(folder: str) -> int:
+        name = Path(folder).parent.name
+        return int(name) if name.isdigit() else -1
+
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=major, reverse=True)
     for folder in candidates:
         if folder and (Path(folder) / "initdb").is_file() and (Path(folder) / "pg_ctl").is_file():
             return Path(folder)
