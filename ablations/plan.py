@@ -113,6 +113,7 @@ def describe_plan(study: Study, preset: str | None = None, done_hashes=frozenset
                                                       if study.report["params"] else "")]
     if study.dataset_overrides:
         lines.append("per-dataset " + "; ".join(f"{d}: {_fmt(o)}" for d, o in study.dataset_overrides.items()))
+    lines.append(f"encoder    {', '.join(sorted(_encoders(study)))}")
     if study.base:
         lines.append(f"base       {_fmt(study.base)}")
     if study.cli_overrides:
@@ -122,6 +123,12 @@ def describe_plan(study: Study, preset: str | None = None, done_hashes=frozenset
     else:
         lines += _describe_search(study)
     return "\n".join(lines)
+
+
+def _encoders(study: Study) -> set[str]:
+    if study.is_grid:
+        return {s.config.model.encoder for s in plan(study)}
+    return {resolve_sampled(study, None, d, s, {}).config.model.encoder for d in study.datasets for s in study.seeds}
 
 
 def _fmt(overrides: dict) -> str:

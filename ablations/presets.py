@@ -7,7 +7,7 @@ docs/studies.md says what each preset does and why it is sized so.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ablations.schema import Study, StudyError
 
@@ -22,10 +22,12 @@ class Preset:
     max_grid_values: int | None = None  # keep N evenly spaced values of each grid (first and last among them)
     max_variants: int | None = None  # keep N evenly spaced named variants (of those on the kept datasets)
     max_samples: int | None = None  # cap an optuna search's num_samples
+    defaults: dict = field(default_factory=dict)  # flat config defaults, applied first: a study's own value wins
 
     def describe(self) -> str:
         over = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "none"
-        return f"{self.name}: {self.description} (config overrides: {over})"
+        defaults = "".join(f", {k}={v} unless the study sets it" for k, v in self.defaults.items())
+        return f"{self.name}: {self.description} (config overrides: {over}{defaults})"
 
 
 PRESETS = {p.name: p for p in (
@@ -38,7 +40,9 @@ PRESETS = {p.name: p for p in (
     Preset("cpu", "sized for a 2-core laptop: a typical study in roughly 10-30 minutes, trends only",
            {"data.limit_train": 400, "data.limit_eval": 200, "train.epochs": 2, "data.max_len": 64},
            max_datasets=1, max_seeds=2, max_samples=12),
-    Preset("full", "the study as written: every dataset, seed, grid value and sample", {}),
+    # full is the paper's scale, so it trains the field's usual encoder (hub access needed; the runner says so)
+    Preset("full", "the study as written: every dataset, seed, grid value and sample", {},
+           defaults={"model.encoder": "bert-base-uncased"}),
 )}
 
 
@@ -100,4 +104,5 @@ def apply_preset(study: Study, preset_name: str) -> Study:
     return dataclasses.replace(
         study, datasets=datasets, seeds=seeds, sweep=sweep, variants=variants, search=search, scheduler=scheduler,
         dataset_overrides={d: dict(o) for d, o in study.dataset_overrides.items() if d in datasets},
-        preset=preset.name, preset_overrides=dict(preset.overrides), reductions=tuple(cuts))
+        preset=preset.name, preset_overrides=dict(preset.overrides), preset_defaults=dict(preset.defaults),
+        reductions=tuple(cuts))

@@ -20,12 +20,13 @@ from ablations.plan import describe_plan, plan, resolve_sampled
 from ablations.plan_record import plan_record
 from ablations.presets import apply_preset
 from ablations.status import describe as describe_status
-from ablations.status import price
+from ablations.status import planned, price
 from ablations.study import StudyError, load_study, with_cli_overrides
 from ablations.tracking import StudyRuns, TrackingError, check_reachable, default_tracking_uri
 from ablations.trials import Outcome, connect_ray, first_payload, machine_resources, run_grid, run_optuna
 from reports.contract import PLAN_ARTIFACT
 from shapca.config_help import config_help
+from shapca.model import EncoderUnavailable, check_encoder
 
 
 def parse_args(argv=None):
@@ -93,6 +94,12 @@ def main(argv=None) -> int:
         print(describe_plan(study, study.preset, runs.done_hashes() if runs else set()))
         print(price(study, runs, first_payload(study, args, storage), machine_resources(args.address), args.probe))
         return 0
+    try:
+        for encoder in sorted({cfg.model.encoder for _, cfg, _ in planned(study)}):
+            check_encoder(encoder)
+    except EncoderUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     runs = StudyRuns(uri, study.name, study.preset)
     if args.preset is None and not args.address and not machine_resources(None).get("GPU"):
         # a bare run is the full preset: on a machine without a GPU that can take days, so say so first

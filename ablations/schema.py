@@ -69,6 +69,7 @@ class Study:
     report: dict  # {"kind", "params"}
     preset: str | None = None  # set by ablations.presets.apply_preset
     preset_overrides: dict = field(default_factory=dict)
+    preset_defaults: dict = field(default_factory=dict)  # applied before base: the study's own values win
     reductions: tuple = ()  # what the preset cut, in words
     cli_overrides: dict = field(default_factory=dict)  # the runner's --set, applied to every trial, last
 

@@ -61,6 +61,10 @@ def encode(examples, contexts: list[str], tokenizer, max_len: int, context_max_l
         else:
             words, h_word, t_word = list(ex.tokens), 0, 0
         second = ctx_words if (joint and ctx_words) else None
+        if second and len(tokenizer(words, is_split_into_words=True)["input_ids"]) + 2 > max_len:
+            # the text alone fills the sequence: it keeps its tokens (truncated like a text without context) and
+            # this example's joint part has no context; the context is still encoded alone (context_ids)
+            second = None
         ids, word_ids, seq_ids = _word_ids(tokenizer, words, second, max_len, "only_second")
         starts, seen = [], set()
         for pos, (w, s) in enumerate(zip(word_ids, seq_ids)):

@@ -30,6 +30,25 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
+class EncoderUnavailable(RuntimeError):
+    """The configured encoder cannot be loaded here; the message names the offline alternative."""
+
+
+def check_encoder(name: str) -> None:
+    """Fails at once, with what to do, when `model.encoder` cannot be loaded here (a hub name without hub access,
+    a wrong path), instead of deep inside a trial."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(resolve_encoder(name))
+    except (OSError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise EncoderUnavailable(
+            f"model.encoder={name} cannot be loaded here ({reason}). Without access to the Hugging Face hub, use "
+            f"the offline encoder: model.encoder=minilm (all-MiniLM-L6-v2, installed as a package; for a study: "
+            f"--set model.encoder=minilm), or a local folder with the model's files") from None
+
+
 _PRETRAINED: dict[str, nn.Module] = {}
 
 

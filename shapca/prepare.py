@@ -17,7 +17,7 @@ from shapca.config import Config
 from shapca.data.context_texts import load_contexts
 from shapca.data.types import SPLITS, TASK_OF
 from shapca.features import Encoded, encode
-from shapca.model import resolve_encoder
+from shapca.model import check_encoder, resolve_encoder
 
 TOKEN_CACHE_VERSION = 1
 
@@ -62,6 +62,7 @@ def prepare(cfg: Config, log=print) -> Prepared:
     mirror, cache = d.mirror or None, d.cache or None
     types, relations = label_sets(d.dataset, mirror, cache)
     prep = Prepared(TASK_OF[d.dataset], types, relations)
+    check_encoder(cfg.model.encoder)
     encoder_path = resolve_encoder(cfg.model.encoder)
     prep.tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     for split in SPLITS:
