@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -22,6 +23,28 @@ EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
 
 class TrackingError(RuntimeError):
     pass
+
+
+DATASET_ABBREV = {"twitter2015": "t15", "twitter2017": "t17", "mnre": "mnre", "jmere": "jmere"}
+KEY_ALIAS = {"shapley.samples": "M", "align.tau": "tau", "model.fusion_gate": "gate"}
+_SWEPT_KEY = re.compile(r"(^|, )([A-Za-z_]\w*(?:\.\w+)+)=")
+
+
+def short_label(label: str) -> str:
+    """A variant label for a table column: each swept `section.key=` shortened to an alias or its last part
+    ("shapley.samples=16" -> "M=16"), unless two keys of the label would then read the same."""
+    keys = [k for _, k in _SWEPT_KEY.findall(label)]
+    short = {k: KEY_ALIAS.get(k, k.rsplit(".", 1)[-1]) for k in keys}
+    if len(set(short.values())) < len(set(keys)):
+        short = {k: KEY_ALIAS.get(k, k) for k in keys}
+    return _SWEPT_KEY.sub(lambda m: f"{' ' if m.group(1) else ''}{short[m.group(2)]}=", label)
+
+
+def run_name(tags: dict) -> str:
+    """A child run's name, short enough for MLflow's runs table: "M=16 · t17 · s1". The full label stays in the
+    `variant` tag."""
+    dataset = tags.get("dataset", "")
+    return f"{short_label(tags.get('variant', ''))} · {DATASET_ABBREV.get(dataset, dataset)} · s{tags.get('seed', '')}"
 
 
 def default_tracking_uri() -> str:
@@ -206,8 +229,7 @@ class StudyRuns:
                 self.client.delete_tag(run_id, "error")
             logged = {m.step for m in self.client.get_metric_history(run_id, "epoch_dev_f1")}
             return run_id, logged
-        run = self.client.create_run(self.experiment_id, run_name=f"{tags.get('variant', '')} | "
-                                     f"{tags.get('dataset', '')} | seed {tags.get('seed', '')}",
+        run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
                                      tags={"mlflow.parentRunId": self._parent, "shapca.role": "trial",
                                            "study": self.study, "preset": self.preset, "trial_hash": trial_hash,
                                            **tags})
