@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clusters import kuberay_check, slurm_check
+from clusters import check, kuberay_check, slurm_check
 from clusters.problems import ERROR, WARNING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +89,41 @@ def test_unreadable_files_are_refused(tmp_path, capsys):
     assert kuberay_check.main([str(bad)]) == 1
     assert "not valid YAML" in capsys.readouterr().out
     assert slurm_check.main([str(tmp_path / "missing.sbatch")]) == 1
+
+
+# One validator for all three kinds: `python -m clusters.check FILE` hands a batch script to slurm_check and a
+# RayJob manifest to kuberay_check, with the same findings, lines and exit status as those validators give.
+
+def test_one_validator_tells_the_kinds_apart(tmp_path):
+    assert check.kind_of(SBATCH, SBATCH.read_text(encoding="utf-8")) == check.SLURM
+    assert check.kind_of(RAYJOB, RAYJOB.read_text(encoding="utf-8")) == check.KUBERAY
+    assert check.kind_of(ROOT / "cluster.yaml", (ROOT / "cluster.yaml").read_text(encoding="utf-8")) == check.RAY_UP
+    script = tmp_path / "job.sh"  # a batch script under another name: its #SBATCH lines say what it is
+    script.write_text(SBATCH.read_text(encoding="utf-8"))
+    assert check.kind_of(script, script.read_text(encoding="utf-8")) == check.SLURM
+    quoted = tmp_path / "job.yaml"
+    quoted.write_text('apiVersion: ray.io/v1\nkind: "RayJob"  # a comment\n')
+    assert check.kind_of(quoted, quoted.read_text(encoding="utf-8")) == check.KUBERAY
+
+
+def test_one_validator_passes_the_shipped_files(capsys):
+    assert check.main([str(SBATCH), "--strict"]) == 0
+    assert check.main([str(RAYJOB)]) == 0 and check.main([str(RAYJOB), "--strict"]) == 1
+    assert check.main([str(SBATCH), str(RAYJOB), str(ROOT / "cluster.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert f"{SBATCH}: ok" in out and f"{RAYJOB}: ok (" in out and "cluster.yaml: ok" in out
+
+
+@pytest.mark.parametrize("path", BROKEN_SLURM + BROKEN_KUBERAY, ids=lambda p: p.stem)
+def test_one_validator_refuses_broken_files_at_their_key_and_line(path, capsys):
+    key = _expected_key(path)
+    problems, lines = check.check_file(path)
+    assert {p.key for p in problems if p.severity == ERROR} == {key}
+    assert check.main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:{lines[key]}: error: {key}: " in out and out.rstrip().endswith("refused (1 error)")
+
+
+def test_one_validator_refuses_a_missing_batch_script(tmp_path, capsys):
+    assert check.main([str(tmp_path / "missing.sbatch")]) == 1
+    assert "cannot read" in capsys.readouterr().out
