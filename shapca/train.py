@@ -7,32 +7,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from shapca.config import Config, ConfigError
 from shapca.config_help import config_help
 from shapca.data.types import DATASETS
+from shapca.progress import StepBar
 from shapca.trainer import fit
 
 
-def progress_bar(epoch: int, total: int):
-    """A one-line bar on a terminal; nothing when output is a file (the per-epoch line is enough there)."""
-    start = time.perf_counter()
-    tty = sys.stderr.isatty()
-
-    def show(step: int, loss: float) -> None:
-        if not tty:
-            return
-        done = int(30 * step / total)
-        rate = step / max(time.perf_counter() - start, 1e-9)
-        sys.stderr.write(f"\repoch {epoch + 1} [{'#' * done}{'.' * (30 - done)}] {step}/{total} "
-                         f"loss {loss:.3f} {rate:.1f} it/s eta {(total - step) / max(rate, 1e-9):.0f}s ")
-        if step == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
+def progress_bar(epoch: int, total: int, stream=None, environ=None) -> StepBar:
+    """Per-step progress with rate and ETA on a terminal; silent in a log file or CI (the epoch line is enough)."""
+    return StepBar(epoch, total, stream=stream, environ=environ)
 
 
 def build_config(args) -> Config:

@@ -181,6 +181,8 @@ class Trainer:
             n_steps, n_seen = n_steps + 1, n_seen + len(idx)
             if progress:
                 progress(n_steps, float(loss.detach()))
+        if progress and hasattr(progress, "close"):
+            progress.close()
         rec = {f"loss_{k}" if k != "loss" else "train_loss": v / max(1, n_steps) for k, v in sums.items()}
         rec.update(step_time_s=busy / max(1, n_steps), samples_per_s=n_seen * self.dist.world / max(busy, 1e-9))
         return rec
