@@ -84,9 +84,9 @@ def with_cli_overrides(study: Study, assignments: list[str]) -> Study:
 
 
 def resolve(study: Study, dataset: str, seed: int, row_overrides: dict, where: str) -> tuple[Config, dict]:
-    """A trial's config: defaults <- preset defaults <- base <- dataset_overrides <- row (variant or grid point) <- dataset, seed <-
-    preset overrides <- --set. Preset overrides skip the keys the study sweeps, so a preset never collapses the
-    study's axis.
+    """A trial's config: defaults <- preset defaults <- base <- dataset_overrides <- row (variant or grid point) <-
+    dataset, seed <- preset overrides <- --set. Preset overrides skip the keys the study sweeps, so a preset never
+    collapses the study's axis.
     Returns the config and the flat overrides that made it (relative to the config's defaults)."""
     flat = dict(study.preset_defaults)
     flat.update(study.base)
