@@ -188,8 +188,10 @@ def waiting_line(waiting: list, longest_s: float) -> str:
     needs = sorted({_resources(t.placement_group_factory.required_resources) for t in waiting})
     total, free = ray.cluster_resources(), ray.available_resources()
     have = ", ".join(f"{k} {free.get(k, 0):g} free of {total[k]:g}" for k in ("CPU", "GPU") if k in total)
-    return (f"waiting: {len(waiting)} trial(s) pending for resources, the longest for {longest_s / 60:.1f} min; "
-            f"each needs {' or '.join(needs)}; the cluster has {have or 'no CPU or GPU'}")
+    # Tune calls a trial PENDING until its process has started, too: resources already taken by starting trials
+    # show as not free, so the line names both causes
+    return (f"waiting: {len(waiting)} trial(s) pending (starting, or waiting for resources), the longest for "
+            f"{longest_s / 60:.1f} min; each needs {' or '.join(needs)}; the cluster has {have or 'no CPU or GPU'}")
 
 
 def _resources(r: dict) -> str:

@@ -1,6 +1,7 @@
 """How much a table can resolve at a given size: seed-to-seed spread of test F1, and the cost of one trial.
 
     python benchmarks/preset_sizing.py run --sizes 1000 2000 --epochs 2 --seeds 1 2 3 --out runs.jsonl
+        [--models "full model" text-only]   (several such processes may share the work and the file)
     python benchmarks/preset_sizing.py table runs.jsonl
 
 `run` trains, with the core trainer, the full model (BLIP-2 contexts, Shapley alignment, adaptive fusion) and the
@@ -26,7 +27,7 @@ def run(args) -> None:
     from shapca.trainer import fit
 
     for size in args.sizes:
-        for model, over in MODELS.items():
+        for model, over in ((m, MODELS[m]) for m in args.models):
             for seed in args.seeds:
                 cfg = Config().update({"data.dataset": "twitter2017", "data.limit_train": size, "data.limit_eval": 0,
                                        "train.epochs": args.epochs, "train.seed": seed,
@@ -67,6 +68,7 @@ def main() -> None:
     r.add_argument("--epochs", type=int, default=2)
     r.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     r.add_argument("--out", required=True)
     t = sub.add_parser("table")
     t.add_argument("file")

@@ -41,7 +41,8 @@ def main() -> None:
     ap.add_argument("--limit-train", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=2)
     args = ap.parse_args()
-    base = {"data.context": "blip2", "model.encoder": "minilm", "data.limit_train": args.limit_train, "data.limit_eval": 64,
+    base = {"data.context": "blip2", "model.encoder": "minilm", "data.limit_train": args.limit_train,
+            "data.limit_eval": 64,
             "train.epochs": args.epochs, "train.num_threads": 1}
     tmp = Path(tempfile.mkdtemp(prefix="shapca-bench-"))
 

@@ -32,7 +32,8 @@ def grid_study(folder: Path, name: str, limit: int, n: int, threads: int) -> Pat
     path.write_text(yaml.safe_dump({
         "name": name, "description": "study overhead benchmark", "datasets": ["twitter2017"],
         "seeds": list(range(1, n + 1)),
-        "base": {"data.context": "blip2", "model.encoder": "minilm", "data.limit_train": limit, "data.limit_eval": limit, "data.max_len": 64,
+        "base": {"data.context": "blip2", "model.encoder": "minilm", "data.limit_train": limit,
+                 "data.limit_eval": limit, "data.max_len": 64,
                  "data.context_max_len": 32, "train.epochs": 1, "train.num_threads": threads},
         "search": {"algorithm": "grid"}, "metric": "dev_f1",
         "resources": {"workers": 1, "cpus_per_worker": threads, "gpus_per_worker": 0},

@@ -21,7 +21,8 @@ def start(tmp: Path, study: Path, log_name: str, *extra) -> tuple[subprocess.Pop
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of its own
     log = tmp / log_name
     cmd = [sys.executable, str(ROOT / "ablations" / "run.py"), "--study", str(study), "--tracking-uri",
-           f"sqlite:///{tmp / 'mlflow.db'}", "--storage", str(tmp / "runs"), "--no-report", "--max-concurrent", "1", "--preset", "full",
+           f"sqlite:///{tmp / 'mlflow.db'}", "--storage", str(tmp / "runs"), "--no-report", "--max-concurrent", "1",
+           "--preset", "full",
            *extra]
     with open(log, "w") as f:  # a file, not a pipe: a full pipe would block the driver
         return subprocess.Popen(cmd, cwd=tmp, env=env, stdout=f, stderr=subprocess.STDOUT,

@@ -25,7 +25,7 @@ def test_waiting_trials_are_reported_after_the_bound_and_then_now_and_then(monke
     clock[0] += 15
     cb.on_step_end(2, trials)
     line = capsys.readouterr().out
-    assert "1 trial(s) pending for resources, the longest for 0.6 min" in line
+    assert "1 trial(s) pending (starting, or waiting for resources), the longest for 0.6 min" in line
     assert "{CPU 1, GPU 0.25}" in line and "CPU 0 free of 2" in line
     clock[0] += 30
     cb.on_step_end(3, trials)
