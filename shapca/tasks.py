@@ -71,9 +71,18 @@ def score(task: str, examples: list, preds: list) -> tuple[dict, list[dict]]:
         preds = [set(map(tuple, p)) for p in preds]
     counts = metrics.per_example_counts(task, gold, preds)
     prf = metrics.prf_from_counts(*(sum(c[i] for c in counts) for i in range(3)))
-    rows = [{"id": e.id, "tp": tp, "fp": fp, "fn": fn, "gold": _jsonable(g), "pred": _jsonable(p)}
+    rows = [{"id": e.id, **_words(task, e), "tp": tp, "fp": fp, "fn": fn, "gold": _jsonable(g), "pred": _jsonable(p)}
             for e, (tp, fp, fn), g, p in zip(examples, counts, gold, preds)]
     return {k: float(prf[k]) for k in ("precision", "recall", "f1")}, rows
+
+
+def _words(task: str, example) -> dict:
+    """What a reader of the predictions needs to see which words were wrong: the tokens (tags and quintuple spans
+    index them), and for RE the head and tail spans as [start, end) token offsets. No text field: the tokens are it."""
+    out = {"tokens": list(example.tokens)}
+    if task == "re":
+        out.update(head=[example.head.start, example.head.end], tail=[example.tail.start, example.tail.end])
+    return out
 
 
 def _jsonable(value):

@@ -125,4 +125,9 @@ def test_short_real_run_on_each_dataset(dataset, context):
     for split in ("dev", "test"):
         assert 0.0 <= rec[f"{split}_f1"] <= 1.0
     assert len(result.predictions) == 8
-    assert all(set(r) >= {"id", "tp", "fp", "fn", "gold", "pred"} for r in result.predictions)
+    assert all(set(r) >= {"id", "tokens", "tp", "fp", "fn", "gold", "pred"} for r in result.predictions)
+    assert all(r["tokens"] and all(isinstance(w, str) for w in r["tokens"]) for r in result.predictions)
+    if dataset in ("twitter2015", "twitter2017"):
+        assert all(len(r["tokens"]) == len(r["gold"]) == len(r["pred"]) for r in result.predictions)
+    if dataset == "mnre":
+        assert all({"head", "tail"} <= set(r) for r in result.predictions)
