@@ -72,6 +72,9 @@ def probe(cfg, steps: int = 3) -> dict:
     from shapca.features import collate
     from shapca.trainer import Trainer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the dry run's output is the plan, not weight-loading bars
     t0 = time.perf_counter()
     small = cfg.copy().update({"data.limit_train": 0, "data.limit_eval": 0})
     tr = Trainer(small, log=lambda *a, **k: None)

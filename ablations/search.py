@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
@@ -26,6 +27,13 @@ class PrunedAwareOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id].set_user_attr("mlflow_run_id", run_id)
 
     def on_trial_complete(self, trial_id, result=None, error=False):
+        # Tune hands a trial's last result to on_trial_complete only, never to on_trial_result: report it here, so
+        # every epoch, the last included, is an intermediate value of the Optuna trial
+        if (not error and result and self.metric in result and "training_iteration" in result
+                and trial_id in self._ot_trials and trial_id not in self._completed_trials):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a step reported already is ignored by Optuna, with a warning
+                self._ot_trials[trial_id].report(result[self.metric], result["training_iteration"])
         stopped_early = (not error and result and trial_id in self._ot_trials
                          and trial_id not in self._completed_trials
                          and 0 < result.get("epoch", 0) < result.get("epochs_planned", 0))

@@ -1,4 +1,5 @@
-"""predictions/test.jsonl rows carry the example's tokens (and RE's head/tail spans) beside the fields the reports read."""
+"""predictions/test.jsonl rows carry the example's tokens (and RE's head/tail spans) beside the fields the reports
+read."""
 import json
 
 from reports.mlflow_source import parse_predictions
