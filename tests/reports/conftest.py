@@ -7,12 +7,14 @@ and start times are fixed, so the reports built from this store are byte-identic
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from golden_studies import STUDIES
 from reports.contract import PLAN_ARTIFACT
 
 EXPERIMENT = "shapca-report-fixtures"
@@ -266,6 +268,8 @@ def _skip_fsync_under(root: Path) -> None:
 
     @event.listens_for(Engine, "connect")
     def _no_sync(dbapi_connection, _record):
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return  # the listener sees every engine of the session: PostgreSQL stores of other tests too
         databases = dbapi_connection.execute("PRAGMA database_list").fetchall()
         if databases and str(databases[0][2]).startswith(str(root)):
             dbapi_connection.execute("PRAGMA synchronous=OFF")
@@ -280,7 +284,6 @@ def fixture_store(tmp_path_factory) -> FixtureStore:
     return store
 
 
-STUDIES = ("factorial", "samples", "context", "main", "search", "tiny")  # the fixture studies with golden files
 
 
 @pytest.fixture(scope="session")

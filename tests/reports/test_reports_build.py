@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import STUDIES
+from golden_studies import STUDIES
 from latex_check import latex_problems
 from mlflow.tracking import MlflowClient
 
