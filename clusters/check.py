@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clusters import kuberay_check, slurm_check
 from clusters.nodes import node_types
-from clusters.problems import ERROR, WARNING, ConfigLoadError, Problem, load_yaml_with_lines
+from clusters.problems import ERROR, ConfigLoadError, Problem, load_yaml_with_lines, print_verdict
 from clusters.project_rules import project_problems
 from clusters.ray_validation import ray_problems
 from clusters.study_fit import StudyError, fit_problems, study_path, study_resources
@@ -63,10 +63,6 @@ def check_file(path: Path, study: dict | None = None, study_source: str = "") ->
     return check_config(raw, study, study_source), lines
 
 
-def _refuses(problem: Problem, strict: bool) -> bool:
-    return problem.severity == ERROR or (strict and problem.severity == WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clusters.check", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="cluster files (cluster.yaml, clusters/*.yaml), "
@@ -93,15 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{exc}\n{path}: refused (1 error)")
             refused += 1
             continue
-        for problem in sorted(problems, key=lambda p: (bool(p.source), lines.get(p.key, 0))):  # in file order
-            print(problem.render(str(path), lines))
-        bad = sum(_refuses(p, args.strict) for p in problems)
-        warnings = sum(p.severity == WARNING for p in problems)
-        if bad:
-            refused += 1
-            print(f"{path}: refused ({bad} error{'s' if bad != 1 else ''})")
-        else:
-            print(f"{path}: ok" + (f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""))
+        refused += print_verdict(path, problems, lines, args.strict)
     return 1 if refused else 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from clusters.problems import ERROR, WARNING, ConfigLoadError, Problem, load_yaml_with_lines
+from clusters.problems import ERROR, WARNING, ConfigLoadError, Problem, load_yaml_with_lines, print_verdict
 
 API_VERSION, KIND = "ray.io/v1", "RayJob"
 SPEC_FIELDS = {"entrypoint", "rayClusterSpec", "clusterSelector", "shutdownAfterJobFinishes", "ttlSecondsAfterFinished",
@@ -236,13 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{exc}\n{path}: refused (1 error)")
             refused += 1
             continue
-        for problem in sorted(problems, key=lambda p: lines.get(p.key, 0)):
-            print(problem.render(str(path), lines))
-        bad = sum(p.severity == ERROR or (args.strict and p.severity == WARNING) for p in problems)
-        warnings = sum(p.severity == WARNING for p in problems)
-        refused += bool(bad)
-        print(f"{path}: refused ({bad} error{'s' if bad != 1 else ''})" if bad else
-              f"{path}: ok" + (f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""))
+        refused += print_verdict(path, problems, lines, args.strict)
     return 1 if refused else 0
 
 

@@ -23,6 +23,17 @@ class Problem:
         return f"{loc}: {self.severity}: {self.key}: {self.message}"
 
 
+def print_verdict(path, problems: list[Problem], lines: dict[str, int], strict: bool = False) -> bool:
+    """Prints a file's problems in line order, then its verdict; True when the file is refused."""
+    for problem in sorted(problems, key=lambda p: (bool(p.source), lines.get(p.key, 0))):  # in file order
+        print(problem.render(str(path), lines))
+    bad = sum(p.severity == ERROR or (strict and p.severity == WARNING) for p in problems)
+    warnings = sum(p.severity == WARNING for p in problems)
+    print(f"{path}: refused ({bad} error{'s' if bad != 1 else ''})" if bad else
+          f"{path}: ok" + (f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""))
+    return bool(bad)
+
+
 class ConfigLoadError(ValueError):
     """A file that cannot be read as a YAML mapping; the message names the file and line."""
 

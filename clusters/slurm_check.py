@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from clusters.problems import ERROR, WARNING, Problem
+from clusters.problems import ERROR, WARNING, Problem, print_verdict
 
 # sbatch's long options (sbatch(1)) that a study script plausibly uses; an unknown one is most often a typo.
 KNOWN_OPTIONS = {
@@ -210,11 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: cannot read: {exc.strerror}\n{path}: refused (1 error)")
             refused += 1
             continue
-        for problem in sorted(problems, key=lambda p: lines.get(p.key, 0)):
-            print(problem.render(str(path), lines))
-        bad = sum(p.severity == ERROR or (args.strict and p.severity == WARNING) for p in problems)
-        refused += bool(bad)
-        print(f"{path}: refused ({bad} error{'s' if bad != 1 else ''})" if bad else f"{path}: ok")
+        refused += print_verdict(path, problems, lines, args.strict)
     return 1 if refused else 0
 
 

@@ -15,7 +15,7 @@ import ray
 from ray import tune
 from ray.cluster_utils import Cluster
 
-TRIALS_PER_GPU_SHARE = 2  # trials per share of a GPU, so that every share is used more than once
+EXTRA_TRIALS = 2  # more trials than the GPUs hold at once, so that the bound is tested
 TRIAL_SECONDS = 1.5  # long enough that trials which could overlap do
 
 
@@ -41,7 +41,7 @@ def main(storage: str, gpus_per_trial: float) -> None:
 
     payload = TrialPayload(config={}, study="fake", preset="smoke", storage=storage, gpus_per_worker=gpus_per_trial)
     per_gpu = round(1 / gpus_per_trial)
-    trials = 2 * per_gpu * TRIALS_PER_GPU_SHARE
+    trials = 2 * per_gpu + EXTRA_TRIALS
     small = {"object_store_memory": 100 * 1024 ** 2, "include_dashboard": False}
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 0, **small})
     try:

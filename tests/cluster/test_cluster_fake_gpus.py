@@ -32,7 +32,7 @@ def test_gpu_trials_land_on_gpu_nodes_within_the_gpu_count(tmp_path, gpus_per_tr
     print("max concurrent trials:", _max_concurrent(trials), "of", len(evidence["gpu_nodes"]), "GPUs")
 
     per_gpu = round(1 / gpus_per_trial)
-    assert evidence["errors"] == 0 and len(trials) == 4 * per_gpu
+    assert evidence["errors"] == 0 and len(trials) == 2 * per_gpu + 2
     assert len(evidence["gpu_nodes"]) == 2 and len(evidence["cpu_only_nodes"]) == 1
     assert {t["node_id"] for t in trials} <= set(evidence["gpu_nodes"])  # never on the GPU-less head
     assert _max_concurrent(trials) <= 2 * per_gpu

@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 STUDY = {"name": "node_loss", "description": "a trial that loses its node", "datasets": ["twitter2017"],
          "seeds": [1], "search": {"algorithm": "grid"}, "metric": "dev_f1", "report": {"kind": "main", "params": []},
          "resources": {"workers": 1, "cpus_per_worker": 1, "gpus_per_worker": 0},
-         "base": {"data.context": "blip2", "model.encoder": "minilm", "data.limit_train": 64, "data.limit_eval": 32,
+         "base": {"data.context": "blip2", "model.encoder": "minilm", "data.limit_train": 32, "data.limit_eval": 16,
                   "data.max_len": 48,
                   "data.context_max_len": 16, "train.batch_size": 8, "train.epochs": 3}}
 

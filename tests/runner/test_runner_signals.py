@@ -1,7 +1,6 @@
 """Studies in real use: stopped by a signal mid-study, and two studies started at once on one machine and one new
 store. Each study runs in its own process with its own local Ray, as a user's would."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -44,18 +43,30 @@ def wait_finished(uri: str, study: str, proc: subprocess.Popen, timeout: float) 
     raise AssertionError(f"no trial of {study} finished in {timeout} s (driver exit {proc.poll()})")
 
 
-def test_sigterm_stops_the_study_truthfully_and_a_rerun_completes_it(tmp_path):
+def test_two_studies_start_together_on_a_new_store_and_one_stopped_by_sigterm_is_completed_by_a_rerun(tmp_path):
+    """Both faults in one run (each study process starts its own Ray, the costly part): study A and study B start at
+    the same instant on one new SQLite store; A gets SIGTERM once a trial of it has finished; B finishes; rerunning
+    A completes it, every trial once."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc, log = start(tmp_path, STUDY, "driver.log")
+    other = tmp_path / "e2e_interrupt_b.yaml"
+    spec = yaml.safe_load(STUDY.read_text())
+    spec.update(name="e2e_interrupt_b", seeds=[4, 5])
+    other.write_text(yaml.safe_dump(spec))
+    (proc, log), (proc_b, log_b) = start(tmp_path, STUDY, "driver.log"), start(tmp_path, other, "b.log")
     try:
-        wait_finished(uri, "e2e_interrupt", proc, timeout=300)
+        wait_finished(uri, "e2e_interrupt", proc, timeout=400)
         proc.send_signal(signal.SIGTERM)  # what a batch scheduler or `kill` sends; Ctrl-C's SIGINT takes the same path
         code = proc.wait(timeout=180)
+        code_b = proc_b.wait(timeout=600)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        for p in (proc, proc_b):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
     out = log.read_text()
     assert code == 130, out[-3000:]
+    assert code_b == 0, log_b.read_text()[-3000:]
+    _, parents_b, kids_b = children(uri, "e2e_interrupt_b")  # the study beside it, untouched by the signal
+    assert len(parents_b) == 1 and sorted(k.info.status for k in kids_b) == ["FINISHED"] * 2
     _, _, kids = children(uri, "e2e_interrupt")
     statuses = sorted(k.info.status for k in kids)
     assert "RUNNING" not in statuses, statuses
@@ -67,28 +78,7 @@ def test_sigterm_stops_the_study_truthfully_and_a_rerun_completes_it(tmp_path):
     proc, log = start(tmp_path, STUDY, "rerun.log", "--resume")
     assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
     assert f"3 planned, {finished} already finished, {3 - finished} to run" in log.read_text()
-    _, _, kids = children(uri, "e2e_interrupt")
+    _, parents, kids = children(uri, "e2e_interrupt")
+    assert len(parents) == 1
     assert sorted(k.info.status for k in kids) == ["FINISHED"] * 3  # the stopped run was continued, not doubled
     assert len({k.data.tags["trial_hash"] for k in kids}) == 3
-
-
-def test_two_studies_started_together_on_one_new_store_both_finish(tmp_path):
-    other = tmp_path / "e2e_interrupt_b.yaml"
-    spec = yaml.safe_load(STUDY.read_text())
-    spec.update(name="e2e_interrupt_b", seeds=[4, 5])
-    other.write_text(yaml.safe_dump(spec))
-    shutil.copy(STUDY, tmp_path / "e2e_interrupt.yaml")
-    procs = [start(tmp_path, tmp_path / "e2e_interrupt.yaml", "a.log"), start(tmp_path, other, "b.log")]
-    try:
-        codes = [p.wait(timeout=600) for p, _ in procs]
-    finally:
-        for p, _ in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-    assert codes == [0, 0], [log.read_text()[-2000:] for _, log in procs]
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    for study, n in (("e2e_interrupt", 3), ("e2e_interrupt_b", 2)):
-        _, parents, kids = children(uri, study)
-        assert len(parents) == 1 and len(kids) == n
-        assert all(k.info.status == "FINISHED" for k in kids)
-        assert len({k.data.tags["trial_hash"] for k in kids}) == n

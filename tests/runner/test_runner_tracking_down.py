@@ -13,7 +13,7 @@ from study_runs import children
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 STUDY = HERE / "studies" / "e2e_interrupt.yaml"
-AWAY_S = 25
+AWAY_S = 12
 
 
 def test_a_study_survives_its_tracking_server_going_away_for_a_while(tmp_path):
