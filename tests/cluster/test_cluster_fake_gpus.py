@@ -22,7 +22,7 @@ def _max_concurrent(trials: list[dict]) -> int:
 def test_gpu_trials_land_on_gpu_nodes_within_the_gpu_count(tmp_path, gpus_per_trial):
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a cluster of its own, never another one
     run = subprocess.run([sys.executable, str(HERE / "fake_gpu_trials.py"), str(tmp_path), str(gpus_per_trial)],
-                         capture_output=True, text=True, env=env, timeout=300)
+                         capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in run.stdout.splitlines() if line.startswith("EVIDENCE ")]
     assert run.returncode == 0 and lines, run.stdout[-3000:] + run.stderr[-3000:]
     evidence = json.loads(lines[-1].removeprefix("EVIDENCE "))
