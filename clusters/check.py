@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clusters import kuberay_check, slurm_check
 from clusters.nodes import node_types
-from clusters.problems import ERROR, ConfigLoadError, Problem, load_yaml_with_lines, print_verdict
+from clusters.problems import ERROR, ConfigLoadError, Problem, check_files, load_yaml_with_lines
 from clusters.project_rules import project_problems
 from clusters.ray_validation import ray_problems
 from clusters.study_fit import StudyError, fit_problems, study_path, study_resources
@@ -81,16 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
-    refused = 0
-    for path in args.files:
-        try:
-            problems, lines = check_file(path, study, source)
-        except ConfigLoadError as exc:
-            print(f"{exc}\n{path}: refused (1 error)")
-            refused += 1
-            continue
-        refused += print_verdict(path, problems, lines, args.strict)
-    return 1 if refused else 0
+    return check_files(args.files, lambda path: check_file(path, study, source), args.strict)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from clusters.problems import ERROR, WARNING, ConfigLoadError, Problem, load_yaml_with_lines, print_verdict
+from clusters.problems import ERROR, WARNING, Problem, check_files, load_yaml_with_lines
 
 API_VERSION, KIND = "ray.io/v1", "RayJob"
 SPEC_FIELDS = {"entrypoint", "rayClusterSpec", "clusterSelector", "shutdownAfterJobFinishes", "ttlSecondsAfterFinished",
@@ -228,16 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="RayJob manifests (clusters/kuberay/*.yaml)")
     parser.add_argument("--strict", action="store_true", help="refuse files with warnings too (placeholders)")
     args = parser.parse_args(argv)
-    refused = 0
-    for path in args.files:
-        try:
-            problems, lines = check_file(path)
-        except ConfigLoadError as exc:
-            print(f"{exc}\n{path}: refused (1 error)")
-            refused += 1
-            continue
-        refused += print_verdict(path, problems, lines, args.strict)
-    return 1 if refused else 0
+    return check_files(args.files, check_file, args.strict)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,21 @@ class ConfigLoadError(ValueError):
     """A file that cannot be read as a YAML mapping; the message names the file and line."""
 
 
+def check_files(paths, check, strict: bool = False) -> int:
+    """Each file through `check(path) -> (problems, lines)` (ConfigLoadError where it cannot be read), each verdict
+    printed; the exit status: 1 when any file is refused."""
+    refused = 0
+    for path in paths:
+        try:
+            problems, lines = check(path)
+        except ConfigLoadError as exc:
+            print(f"{exc}\n{path}: refused (1 error)")
+            refused += 1
+            continue
+        refused += print_verdict(path, problems, lines, strict)
+    return 1 if refused else 0
+
+
 def load_yaml_with_lines(path: Path) -> tuple[dict, dict[str, int]]:
     """The YAML mapping in `path` and the line (1-based) of every dotted key in it, for error messages."""
     try:

@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from clusters.problems import ERROR, WARNING, Problem, print_verdict
+from clusters.problems import ERROR, WARNING, ConfigLoadError, Problem, check_files
 
 # sbatch's long options (sbatch(1)) that a study script plausibly uses; an unknown one is most often a typo.
 KNOWN_OPTIONS = {
@@ -197,21 +197,19 @@ def _storage_problems(text: str, command: str, number: int, add) -> None:
                                                "driver's reach; use a shared folder or s3://, gs://")
 
 
+def check_path(path: Path):
+    try:
+        return check_text(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigLoadError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clusters.slurm_check", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="Slurm batch scripts (clusters/slurm/*.sbatch)")
     parser.add_argument("--strict", action="store_true", help="refuse files with warnings too")
     args = parser.parse_args(argv)
-    refused = 0
-    for path in args.files:
-        try:
-            problems, lines = check_text(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            print(f"{path}: cannot read: {exc.strerror}\n{path}: refused (1 error)")
-            refused += 1
-            continue
-        refused += print_verdict(path, problems, lines, args.strict)
-    return 1 if refused else 0
+    return check_files(args.files, check_path, args.strict)
 
 
 if __name__ == "__main__":
