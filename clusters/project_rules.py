@@ -9,7 +9,7 @@ import re
 
 from clusters.nodes import NodeType, cluster_is_multi_node, node_types
 from clusters.problems import ERROR, WARNING, Problem
-from clusters.tracking_rules import tracking_problems
+from clusters.tracking_rules import home_relative, tracking_problems
 
 STORAGE_VAR = "SHAPCA_STORAGE"
 SHARED_SCHEMES = ("s3://", "gs://", "gcs://", "abfs://", "abfss://", "az://", "hdfs://")
@@ -49,14 +49,6 @@ def commands(raw: dict, lists: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
-def _home_relative(path: str) -> str:
-    path = path.strip("'\"").rstrip("/")
-    for home in ("$HOME", "${HOME}"):
-        if path.startswith(home):
-            path = "~" + path[len(home):]
-    return path
-
-
 def _placeholders(value, key: str) -> list[Problem]:
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in _placeholders(v, f"{key}.{k}" if key else str(k))]
@@ -92,7 +84,7 @@ def _gpu_node(raw: dict, types: dict[str, NodeType]) -> list[Problem]:
 
 def _storage(raw: dict, multi_node: bool) -> list[Problem]:
     head_cmds = commands(raw, HEAD_LISTS)
-    found = [(key, _home_relative(m.group(1))) for key, cmd in head_cmds for m in _STORAGE.finditer(cmd)]
+    found = [(key, home_relative(m.group(1))) for key, cmd in head_cmds for m in _STORAGE.finditer(cmd)]
     if not found:
         return [Problem(ERROR, "setup_commands",
                         f"no command sets {STORAGE_VAR}: the runner would keep trial results and checkpoints on the "
@@ -105,7 +97,7 @@ def _storage(raw: dict, multi_node: bool) -> list[Problem]:
         return []
     path = value[len("file://"):] if value.startswith("file://") else value
     every_node = commands(raw, WORKER_LISTS)
-    mounts = {_home_relative(m.group(1)) for _, cmd in every_node for rx in (_MOUNT, _MOUNTPOINT)
+    mounts = {home_relative(m.group(1)) for _, cmd in every_node for rx in (_MOUNT, _MOUNTPOINT)
               for m in rx.finditer(cmd)}
     if any(path == mount or path.startswith(mount + "/") for mount in mounts):
         return []
@@ -137,13 +129,13 @@ def storage_value(raw: dict) -> str | None:
     for _, cmd in commands(raw, HEAD_LISTS):
         m = _STORAGE.search(cmd)
         if m:
-            return _home_relative(m.group(1))
+            return home_relative(m.group(1))
     return None
 
 
 def _absolute(path: str, cwd: str) -> str:
     """A path as the remote shell sees it; relative paths are relative to `cwd` (an SSH session starts in ~)."""
-    path = _home_relative(path)
+    path = home_relative(path)
     if path.startswith(("~", "/", "$")):
         return path
     return posixpath.normpath(posixpath.join(cwd, path)).rstrip("/") or "/"
@@ -182,7 +174,7 @@ def _editable_targets(cmd: str) -> list[tuple[str, str]]:
 
 def _install(raw: dict, role: str, lists: tuple[str, ...]) -> list[Problem]:
     cmds = commands(raw, lists)
-    provided = {_home_relative(str(remote)) for remote in (raw.get("file_mounts") or {})}
+    provided = {home_relative(str(remote)) for remote in (raw.get("file_mounts") or {})}
     provided |= {target for _, cmd in cmds for target in _clone_targets(cmd)}
     problems, installs = [], 0
     for key, cmd in cmds:
@@ -227,7 +219,7 @@ def _token(raw: dict, multi_node: bool) -> list[Problem]:
 
 def head_mounts(raw: dict) -> set[str]:
     """Folders the head's commands mount or check with `mountpoint`: volumes that outlive the node's own disk."""
-    return {_home_relative(m.group(1)) for _, cmd in commands(raw, HEAD_LISTS) for rx in (_MOUNT, _MOUNTPOINT)
+    return {home_relative(m.group(1)) for _, cmd in commands(raw, HEAD_LISTS) for rx in (_MOUNT, _MOUNTPOINT)
             for m in rx.finditer(cmd)}
 
 

@@ -43,7 +43,8 @@ class Location:
     folder: str | None  # the folder on the head that holds it; None when it lives off the node (a bucket, a database)
 
 
-def _home(path: str) -> str:
+def home_relative(path: str) -> str:
+    """A head-node path as the cluster files write it: unquoted, no trailing slash, $HOME spelt ~."""
     path = path.strip("'\"").rstrip("/")
     for home in ("$HOME", "${HOME}"):
         if path.startswith(home):
@@ -58,27 +59,27 @@ def _exports(cmds: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
         for name, rx in _VARS.items():
             m = rx.search(cmd)
             if m and name not in found:
-                found[name] = (key, _home(m.group(1)))
+                found[name] = (key, home_relative(m.group(1)))
     return found
 
 
 def _store_folder(uri: str) -> str | None:
     """The head folder holding a store, or None when it is a database elsewhere."""
     if uri.startswith("sqlite:///"):
-        return _home(posixpath.dirname(uri[len("sqlite:///"):])) or "."
+        return home_relative(posixpath.dirname(uri[len("sqlite:///"):])) or "."
     scheme = uri.split("://", 1)[0].split("+", 1)[0]
     if scheme in DB_SCHEMES:
         host = urlsplit(uri).hostname or ""
         return "a database server" if host in _LOOPBACK else None  # on the head itself: its data is on the head
     if "://" in uri and not uri.startswith("file://"):
         return None  # http(s): a tracking server elsewhere holds it
-    return _home(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return home_relative(uri[len("file://"):] if uri.startswith("file://") else uri)
 
 
 def _artifact_folder(value: str) -> str | None:
     if value.startswith(SHARED_SCHEMES):
         return None
-    return _home(value[len("file://"):] if value.startswith("file://") else value)
+    return home_relative(value[len("file://"):] if value.startswith("file://") else value)
 
 
 def tracking_locations(head_cmds: list[tuple[str, str]]) -> list[Location]:
