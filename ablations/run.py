@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ablations.outbox import Outbox
-from ablations.plan import describe_plan, plan, resolve_sampled
+from ablations.plan import describe_plan
 from ablations.plan_record import plan_record
 from ablations.presets import apply_preset
 from ablations.status import describe as describe_status
@@ -68,9 +68,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         study = with_cli_overrides(apply_preset(load_study(args.study), args.preset or "full"), args.set)
-        if args.dry_run:  # every trial's config resolves (and a bad --set fails) here, before any output
-            plan(study) if study.is_grid else resolve_sampled(study, study.preset, study.datasets[0],
-                                                              study.seeds[0], {})
+        trials = planned(study)  # every trial's config resolves (and a bad --set fails) here, before any output
     except StudyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -92,10 +90,11 @@ def main(argv=None) -> int:
             print(describe_status(study, runs))
             return 0
         print(describe_plan(study, study.preset, runs.done_hashes() if runs else set()))
-        print(price(study, runs, first_payload(study, args, storage), machine_resources(args.address), args.probe))
+        print(price(study, runs, first_payload(study, trials, args, storage), machine_resources(args.address),
+                    args.probe, trials))
         return 0
     try:
-        for encoder in sorted({cfg.model.encoder for _, cfg, _ in planned(study)}):
+        for encoder in sorted({cfg.model.encoder for _, cfg, _ in trials}):
             check_encoder(encoder)
     except EncoderUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
@@ -103,7 +102,8 @@ def main(argv=None) -> int:
     runs = StudyRuns(uri, study.name, study.preset)
     if args.preset is None and not args.address and not machine_resources(None).get("GPU"):
         # a bare run is the full preset: on a machine without a GPU that can take days, so say so first
-        print(price(study, runs, first_payload(study, args, storage), machine_resources(None), measure=True))
+        print(price(study, runs, first_payload(study, trials, args, storage), machine_resources(None),
+                    measure=True, trials=trials))
         print("(no GPU here: --preset cpu is sized for a laptop, --preset smoke checks the pipeline; "
               "--dry-run --preset P prices each)", flush=True)
     study_dir.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,9 @@ def planned(study) -> list:
     return out
 
 
-def trials_left(study, runs) -> list:
-    """The planned trials with no FINISHED run yet."""
-    trials = planned(study)
+def trials_left(study, runs, trials: list | None = None) -> list:
+    """The planned trials (`trials`, else planned(study)) with no FINISHED run yet."""
+    trials = trials if trials is not None else planned(study)
     if study.is_grid:
         done = runs.done_hashes() if runs else set()
         return [t for t in trials if t[2] not in done]
@@ -49,9 +49,9 @@ def concurrency(payload, resources: dict) -> int:
     return max(1, min(fits))
 
 
-def price(study, runs, payload, resources: dict, measure: bool) -> str:
+def price(study, runs, payload, resources: dict, measure: bool, trials: list | None = None) -> str:
     """The dry run's estimate line: from finished runs where there are any, else from a probe when `measure`."""
-    left = trials_left(study, runs)
+    left = trials_left(study, runs, trials)
     if not left:
         return "estimate   nothing left to run"
     history = estimate.from_history(estimate.finished_durations(runs), [t[0] for t in left]) if runs else None

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ablations.plan import plan, resolve_sampled, search_space
-from ablations.status import concurrency, planned
+from ablations.status import concurrency
 from trainables.payload import KEY as PAYLOAD_KEY
 from trainables.payload import TrialPayload
 
@@ -58,9 +58,10 @@ def payload_for(study, cfg, variant: str | None, components, args, storage: str)
                         backend=args.backend)
 
 
-def first_payload(study, args, storage: str) -> TrialPayload:
-    """The resources of the study's trials (the same for all), with its first planned config."""
-    return payload_for(study, planned(study)[0][1], None, None, args, storage)
+def first_payload(study, trials: list, args, storage: str) -> TrialPayload:
+    """The resources of the study's trials (the same for all), with its first planned config (`trials`: as
+    ablations.status.planned lists them)."""
+    return payload_for(study, trials[0][1], None, None, args, storage)
 
 
 class Outcome:

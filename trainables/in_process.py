@@ -38,7 +38,7 @@ def prepared(cfg: Config) -> Prepared:
 
 class TuneReport(Callback):
     def __init__(self, checkpoint: TrialCheckpoint, epochs: int):
-        self.checkpoint, self.epochs, self.reported = checkpoint, epochs, False
+        self.checkpoint, self.epochs = checkpoint, epochs
 
     def on_epoch_end(self, record: dict, checkpoint) -> None:
         state = checkpoint(copy_tensors=False)  # serialised at once
@@ -48,12 +48,12 @@ class TuneReport(Callback):
             state = {k: state[k] for k in FINAL_KEYS}
         self.send(record, state)
 
-    def send(self, record: dict, state: dict) -> None:
+    def send(self, record: dict, state: dict, saved: bool = False) -> None:
+        """Reports the epoch to Tune, after saving its state (unless it is the checkpoint already stored)."""
         from ray import tune
 
-        location = self.checkpoint.save(state)
+        location = self.checkpoint.location if saved else self.checkpoint.save(state)
         tune.report({**epoch_metrics(record, state["best"], self.epochs), CHECKPOINT_KEY: location})
-        self.reported = True
 
 
 def train_in_process(cfg: Config, storage: str, name: str, cpus: float) -> None:
@@ -66,7 +66,7 @@ def train_in_process(cfg: Config, storage: str, name: str, cpus: float) -> None:
     if resume is not None and resume["epoch"] >= cfg.train.epochs:
         # the trial had finished (its driver died before recording it): report its last epoch again, so that Tune
         # and the study's records see its result
-        report.send(dict(resume["history"][-1], best_epoch=resume["best"]["epoch"]), resume)
+        report.send(dict(resume["history"][-1], best_epoch=resume["best"]["epoch"]), resume, saved=True)
         return
     trainer = Trainer(cfg, prep=prepared(cfg))
     if resume is not None:
