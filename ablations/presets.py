@@ -1,4 +1,4 @@
-"""Presets: named sizes of a study (smoke, cpu, full), each a set of config overrides plus cuts to the study.
+"""Presets: named sizes of a study (smoke, cpu, compare, full), each a set of config overrides plus cuts to the study.
 
 The preset's name is recorded on every run (tag `preset`), and its overrides change every trial's config hash, so
 trials of different presets never share a table cell or count as each other's finished work.
@@ -40,6 +40,13 @@ PRESETS = {p.name: p for p in (
     Preset("cpu", "sized for a 2-core laptop: a typical study in roughly 10-30 minutes, trends only",
            {"data.limit_train": 400, "data.limit_eval": 200, "train.epochs": 2, "data.max_len": 64},
            max_datasets=1, max_seeds=2, max_samples=12),
+    # compare: measured on twitter2017 (benchmarks/preset_sizing.py, table in docs/studies.md): at 1000 training
+    # examples, the full dev and test sets and 2 epochs, the seed-to-seed spread of test F1 lets 3 seeds resolve
+    # about 1.5 F1, and a trial takes 5-10 min on one thread
+    Preset("compare", "sized so a table's rows can be told apart (about 1.5 test F1 on Twitter-2017 with 3 seeds); "
+           "about an hour for 12-16 trials on 2 cores",
+           {"data.limit_train": 1000, "data.limit_eval": 0, "train.epochs": 2},
+           max_datasets=1, max_seeds=3, max_grid_values=4, max_samples=12),
     # full is the paper's scale, so it trains the field's usual encoder (hub access needed; the runner says so)
     Preset("full", "the study as written: every dataset, seed, grid value and sample", {},
            defaults={"model.encoder": "bert-base-uncased"}),
@@ -105,4 +112,4 @@ def apply_preset(study: Study, preset_name: str) -> Study:
         study, datasets=datasets, seeds=seeds, sweep=sweep, variants=variants, search=search, scheduler=scheduler,
         dataset_overrides={d: dict(o) for d, o in study.dataset_overrides.items() if d in datasets},
         preset=preset.name, preset_overrides=dict(preset.overrides), preset_defaults=dict(preset.defaults),
-        reductions=tuple(cuts))
+        reductions=study.reductions + tuple(cuts))

@@ -1,6 +1,6 @@
 """Run a whole study: trials on Ray (Tune + Train, Optuna where the study searches), runs in MLflow, tables at the end.
 
-    python ablations/run.py --study shapley_samples [--preset smoke|cpu|full] [--dry-run] [--resume]
+    python ablations/run.py --study shapley_samples [--preset smoke|cpu|compare|full] [--dry-run] [--resume]
                             [--address ray://... | auto] [--tracking-uri http://127.0.0.1:5000] [--storage DIR]
 
 A trial is identified by the hash of its resolved config: rerunning a study skips every trial that finished
@@ -21,7 +21,7 @@ from ablations.plan_record import plan_record
 from ablations.presets import apply_preset
 from ablations.status import describe as describe_status
 from ablations.status import planned, price
-from ablations.study import StudyError, load_study, with_cli_overrides
+from ablations.study import StudyError, load_study, select, with_cli_overrides
 from ablations.tracking import StudyRuns, TrackingError, check_reachable, default_tracking_uri
 from ablations.trials import Outcome, connect_ray, first_payload, machine_resources, run_grid, run_optuna
 from reports.contract import PLAN_ARTIFACT
@@ -33,7 +33,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=config_help())
     ap.add_argument("--study", required=True, help="a study name (search_spaces/<name>.yaml) or a YAML path")
-    ap.add_argument("--preset", default=None, help="smoke, cpu or full (default; recorded on every run)")
+    ap.add_argument("--preset", default=None, help="smoke, cpu, compare or full (default; recorded on every run)")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the planned trials, what would be skipped, and what the rest would cost")
     ap.add_argument("--probe", action="store_true",
@@ -50,6 +50,12 @@ def parse_args(argv=None):
     ap.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as resources allow)")
     ap.add_argument("--max-failures", type=int, default=1, help="retries of a trial's workers from its checkpoint")
     ap.add_argument("--backend", default="auto", choices=["auto", "gloo", "nccl"], help="torch.distributed backend")
+    ap.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                    help="run only these of the study's datasets (before the preset's cut)")
+    ap.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                    help="run only these named variants (rows) of the study; a sweep's grid stays")
+    ap.add_argument("--seeds", nargs="+", type=int, default=None, metavar="N",
+                    help="run these seeds instead of the study's (before the preset's cut)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every trial")
     ap.add_argument("--no-report", action="store_true", help="do not build the tables at the end")
     ap.add_argument("--ray-output", action="store_true", help="also show Ray Tune's own progress tables")
@@ -67,7 +73,8 @@ def storage_path(value: str) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        study = with_cli_overrides(apply_preset(load_study(args.study), args.preset or "full"), args.set)
+        chosen = select(load_study(args.study), args.datasets, args.variants, args.seeds)
+        study = with_cli_overrides(apply_preset(chosen, args.preset or "full"), args.set)
         trials = planned(study)  # every trial's config resolves (and a bad --set fails) here, before any output
     except StudyError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -70,7 +70,7 @@ class Study:
     preset: str | None = None  # set by ablations.presets.apply_preset
     preset_overrides: dict = field(default_factory=dict)
     preset_defaults: dict = field(default_factory=dict)  # applied before base: the study's own values win
-    reductions: tuple = ()  # what the preset cut, in words
+    reductions: tuple = ()  # what the command line's selection and the preset cut, in words
     cli_overrides: dict = field(default_factory=dict)  # the runner's --set, applied to every trial, last
 
     @property

@@ -83,6 +83,44 @@ def with_cli_overrides(study: Study, assignments: list[str]) -> Study:
     return dataclasses.replace(study, cli_overrides=flat)
 
 
+def select(study: Study, datasets: list[str] | None = None, variants: list[str] | None = None,
+           seeds: list[int] | None = None) -> Study:
+    """The study cut to the datasets, named variants and seeds chosen on the command line (None keeps them all).
+
+    Applied before the preset, so `--datasets mnre` with a one-dataset preset keeps MNRE. A trial's identity is its
+    config, so a selected trial is the same trial as in the whole study: a later run of the rest fills only the
+    missing ones."""
+    cuts = []
+    if datasets is not None:
+        unknown = [d for d in datasets if d not in study.datasets]
+        if unknown:
+            raise StudyError(f"--datasets {', '.join(unknown)}: study '{study.name}' runs on "
+                             f"{', '.join(study.datasets)}")
+        cuts.append(f"datasets {len(study.datasets)} -> {len(datasets)} ({', '.join(datasets)}) chosen")
+    if variants is not None:
+        names = [v.name for v in study.variants]
+        unknown = [n for n in variants if n not in names]
+        if unknown:
+            raise StudyError(f"--variants {', '.join(map(repr, unknown))}: study '{study.name}' has "
+                             f"{', '.join(map(repr, names)) or 'no named variants'}")
+        cuts.append(f"variants {len(names)} -> {len(variants)} ({', '.join(variants)}) chosen")
+    if seeds is not None:
+        if not seeds or len(set(seeds)) < len(seeds):
+            raise StudyError(f"--seeds {' '.join(map(str, seeds))}: give distinct seeds")
+        cuts.append(f"seeds {', '.join(map(str, study.seeds))} -> {', '.join(map(str, seeds))} chosen")
+    kept = study.datasets if datasets is None else [d for d in study.datasets if d in datasets]
+    chosen = [v for v in study.variants if variants is None or v.name in variants]
+    idle = [v.name for v in chosen if v.datasets is not None and not set(v.datasets) & set(kept)]
+    if variants is not None and idle:
+        raise StudyError(f"--variants {', '.join(map(repr, idle))}: not run on {', '.join(kept)} (see the variant's "
+                         f"datasets in {study.path.name})")
+    return dataclasses.replace(
+        study, datasets=kept, seeds=list(study.seeds if seeds is None else seeds),
+        variants=chosen,
+        dataset_overrides={d: o for d, o in study.dataset_overrides.items() if d in kept},
+        reductions=study.reductions + tuple(cuts))
+
+
 def resolve(study: Study, dataset: str, seed: int, row_overrides: dict, where: str) -> tuple[Config, dict]:
     """A trial's config: defaults <- preset defaults <- base <- dataset_overrides <- row (variant or grid point) <-
     dataset, seed <- preset overrides <- --set. Preset overrides skip the keys the study sweeps, so a preset never

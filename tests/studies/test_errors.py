@@ -215,7 +215,7 @@ def test_missing_study_file(tmp_path):
 
 def test_unknown_preset_and_preset_twice(tmp_path):
     study = load_study(str(write(tmp_path, GRID)))
-    with pytest.raises(StudyError, match="unknown preset 'tiny'; available: smoke, cpu, full"):
+    with pytest.raises(StudyError, match="unknown preset 'tiny'; available: smoke, cpu, compare, full"):
         apply_preset(study, "tiny")
     smoke = apply_preset(study, "smoke")
     assert apply_preset(smoke, "smoke") is smoke

@@ -1,19 +1,22 @@
 """Every shipped study loads, validates and plans under every preset; plan sizes, labels and hashes are as designed."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ablations.plan import describe_plan, plan, resolve_sampled
 from ablations.presets import PRESETS, apply_preset
-from ablations.study import STUDY_DIR, available_studies, load_study
+from ablations.schema import StudyError
+from ablations.study import STUDY_DIR, available_studies, load_study, select
 
 SHIPPED = ("shapley_samples", "temperature", "fusion_gating", "context_generator", "ablation", "factorial", "hpo",
            "main")
-# trials per preset (smoke, cpu, full); for hpo: samples per (dataset, seed) x datasets x seeds
+# trials per preset (smoke, cpu, compare, full); for hpo: samples per (dataset, seed) x datasets x seeds
 EXPECTED_TRIALS = {
-    "shapley_samples": (4, 18, 54), "temperature": (2, 14, 42), "fusion_gating": (3, 10, 30),
-    "context_generator": (2, 6, 60), "ablation": (2, 12, 72), "factorial": (2, 16, 48), "hpo": (3, 12, 40),
-    "main": (1, 2, 12),
+    "shapley_samples": (4, 18, 18, 54), "temperature": (2, 14, 12, 42), "fusion_gating": (3, 10, 15, 30),
+    "context_generator": (2, 6, 9, 60), "ablation": (2, 12, 18, 72), "factorial": (2, 16, 24, 48),
+    "hpo": (3, 12, 12, 40), "main": (1, 2, 3, 12),
 }
 
 
@@ -128,3 +131,24 @@ def test_hpo_base_and_sampled_trials():
     assert spec.variant == "train.lr=3.333e-05, shapley.samples=5, model.fusion_gate=vector"  # sweep order
     assert spec.config.train.epochs == 2 and spec.config.shapley.samples == 5 and spec.config.train.lr == 3.33333e-5
     assert spec.components is None and spec.swept["shapley.samples"] == 5
+
+
+def test_selection_keeps_the_chosen_rows_and_their_identity():
+    study = load_study("context_generator")
+    chosen = select(study, datasets=["mnre"], variants=["none", "blip"], seeds=[2])
+    specs = plan(chosen, "compare")
+    assert {(s.dataset, s.variant, s.seed) for s in specs} == {("mnre", "none", 2), ("mnre", "blip", 2)}
+    whole = {s.trial_hash for s in plan(select(study, datasets=["mnre"]), "compare")}
+    assert {s.trial_hash for s in specs} <= whole  # a chosen trial is the whole study's trial
+    assert "variants 9 -> 2 (none, blip) chosen" in describe_plan(chosen, "compare")
+
+
+@pytest.mark.parametrize("choice, message", [
+    ({"datasets": ["conll"]}, "--datasets conll: study 'context_generator' runs on twitter2017"),
+    ({"variants": ["gpt4"]}, "--variants 'gpt4': study 'context_generator' has 'none', 'blip2'"),
+    ({"datasets": ["mnre"], "variants": ["blip2"]}, "--variants 'blip2': not run on mnre"),
+    ({"seeds": [1, 1]}, "--seeds 1 1: give distinct seeds"),
+])
+def test_selection_refuses_what_the_study_lacks(choice, message):
+    with pytest.raises(StudyError, match=re.escape(message)):
+        select(load_study("context_generator"), **choice)
