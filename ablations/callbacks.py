@@ -35,6 +35,7 @@ class MLflowTrials(Callback):
         self.open: dict[str, dict] = {}  # Tune trial id -> {hash, step times, last result, epochs}
         self.unlinked: dict[str, str] = {}  # Tune trial id -> hash, until the search is told its run id
         self.finished = self.failed = 0
+        self.trial_seconds = 0.0  # summed wall time of the trials this run ended (the estimate's overhead needs it)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         payload, _ = read(trial.config)
@@ -46,7 +47,8 @@ class MLflowTrials(Callback):
         h = cfg.hash()
         self.outbox.child(h, tags, cfg.flat())
         self.outbox.text(h, cfg.to_yaml(), "config.yaml")
-        self.open[trial.trial_id] = {"hash": h, "step_times": {}, "last": None, "epochs": cfg.train.epochs}
+        self.open[trial.trial_id] = {"hash": h, "step_times": {}, "last": None, "epochs": cfg.train.epochs,
+                                     "started": time.time()}
         if self.search is not None:
             self.unlinked[trial.trial_id] = h
         self._send()
@@ -65,7 +67,7 @@ class MLflowTrials(Callback):
         self._send()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        st = self.open.pop(trial.trial_id, None)
+        st = self._close(trial.trial_id)
         if st is None:
             return
         last = st["last"] or trial.last_result or {}
@@ -89,7 +91,7 @@ class MLflowTrials(Callback):
         self._send()
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        st = self.open.pop(trial.trial_id, None)
+        st = self._close(trial.trial_id)
         if st is not None:
             self.outbox.end(st["hash"], "FAILED", _error_text(trial))
             self.failed += 1
@@ -105,12 +107,18 @@ class MLflowTrials(Callback):
                 self.search.link_run(trial_id, self.outbox.run_ids[h])
                 del self.unlinked[trial_id]
 
+    def _close(self, trial_id: str) -> dict | None:
+        st = self.open.pop(trial_id, None)
+        if st is not None:
+            self.trial_seconds += time.time() - st["started"]
+        return st
+
     def close_unfinished(self) -> int:
         """Ends the runs of trials that neither finished nor failed (the study was interrupted) as KILLED, never
         left RUNNING; a rerun continues them. Returns how many."""
-        for st in self.open.values():
-            self.outbox.end(st["hash"], "KILLED")
-        n, self.open = len(self.open), {}
+        n = len(self.open)
+        for trial_id in list(self.open):
+            self.outbox.end(self._close(trial_id)["hash"], "KILLED")
         self._send()
         return n
 

@@ -6,13 +6,19 @@ Two sources of measurement, best first:
 - a probe (on request, or for a bare `full` run on a machine without a GPU): one trial's config timed here for a few
   training steps and evaluation batches, then scaled by the trial's steps, evaluation size and epochs, plus the
   measured set-up (data and model loading).
-Wall time assumes the trials run `concurrency` at a time, each as long as its estimate.
+Wall time assumes the trials run `concurrency` at a time, each as long as its estimate, plus the study's overhead
+(Ray's start, the first trial process, the tables): measured by earlier runs of the study (each run logs it on its
+parent run), else by any study's runs in the store, else, with a probe, the start of one trial process here.
 """
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+
+OVERHEAD_METRIC = "study_overhead_s"  # a parent run's wall time beyond its trials, logged by each run of the study
 
 
 @dataclass
@@ -22,17 +28,19 @@ class Estimate:
     concurrency: int
     cpus_per_trial: float
     gpus_per_trial: float
+    overhead_s: float = 0.0
+    overhead_basis: str = "not measured yet"
 
     @property
     def wall_s(self) -> float:
-        return sum(self.per_trial_s) / max(1, self.concurrency)
+        return sum(self.per_trial_s) / max(1, self.concurrency) + self.overhead_s
 
     def describe(self) -> str:
         total_h = sum(self.per_trial_s) / 3600
         gpu = f", {total_h * self.gpus_per_trial:.1f} GPU-hours" if self.gpus_per_trial else ""
         return (f"estimate   {len(self.per_trial_s)} trial(s) to run: about {_duration(self.wall_s)} wall at "
                 f"{self.concurrency} at a time, {total_h * self.cpus_per_trial:.1f} CPU-hours{gpu}; rests on "
-                f"{self.basis}")
+                f"{self.basis}; study overhead {_duration(self.overhead_s)}: {self.overhead_basis}")
 
 
 def _duration(seconds: float) -> str:
@@ -65,6 +73,26 @@ def finished_durations(runs) -> dict[str, list[float]]:
         if r.info.end_time and r.info.start_time:
             out.setdefault(r.data.tags.get("variant", ""), []).append((r.info.end_time - r.info.start_time) / 1000)
     return out
+
+
+def measured_overhead(runs) -> tuple[float, str] | None:
+    """The median overhead logged by earlier runs of this study and preset, else by any study's runs in the store."""
+    mine = runs._search("tags.`shapca.role` = 'study'")
+    anyone = runs.client.search_runs([runs.experiment_id], "tags.`shapca.role` = 'study'", max_results=50)
+    for parents, whose in ((mine, "this study and preset"), (anyone, "studies in this store")):
+        values = [m.value for p in parents for m in runs.client.get_metric_history(p.info.run_id, OVERHEAD_METRIC)]
+        if values:
+            return statistics.median(values), f"measured by {len(values)} earlier run(s) of {whose}"
+    return None
+
+
+def process_start() -> tuple[float, str]:
+    """One trial process's start, timed here: the imports a fresh trial pays before its first step."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import ray.tune, shapca.trainer, trainables.in_process"], check=True,
+                   capture_output=True)
+    seconds = time.perf_counter() - t0
+    return seconds, "one trial process's start timed here (Ray's own start and the tables not included)"
 
 
 def probe(cfg, steps: int = 3) -> dict:

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from ablations.estimate import OVERHEAD_METRIC
 from ablations.outbox import Outbox
 from ablations.plan import describe_plan
 from ablations.plan_record import plan_record
@@ -71,6 +72,7 @@ def storage_path(value: str) -> str:
 
 
 def main(argv=None) -> int:
+    started = time.time()
     args = parse_args(argv)
     try:
         chosen = select(load_study(args.study), args.datasets, args.variants, args.seeds)
@@ -153,6 +155,9 @@ def main(argv=None) -> int:
               f"are kept in {outbox.spill} and sent by the next run of this study (the same command)",
               file=sys.stderr)
         return 3
+    overhead = outcome.overhead_s(time.time() - started)
+    if overhead is not None:  # what the next dry run of a study adds to its trials' time
+        runs.log_metrics(parent_id, {OVERHEAD_METRIC: overhead})
     runs.close_parent()
     return 130 if outcome.interrupted else 0
 

@@ -66,8 +66,9 @@ def price(study, runs, payload, resources: dict, measure: bool, trials: list | N
         except Exception as e:  # the probe runs the real code: a model that cannot load here says so
             return f"estimate   none: the probe failed: {type(e).__name__}: {e}"
     per, basis = history
+    overhead = (estimate.measured_overhead(runs) if runs else None) or (estimate.process_start() if measure else None)
     return estimate.Estimate(per, basis, concurrency(payload, resources), payload.cpus_per_worker * payload.workers,
-                             payload.gpus_per_worker * payload.workers).describe()
+                             payload.gpus_per_worker * payload.workers, *(overhead or ())).describe()
 
 
 def describe(study, runs) -> str:

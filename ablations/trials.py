@@ -69,12 +69,15 @@ class Outcome:
 
     def __init__(self):
         self.planned = self.finished = self.failed = self.killed = 0
+        self.trial_seconds = 0.0  # summed wall time of the trials run
+        self.concurrency = 1  # the most trials run at once by any of its searches
 
     def add(self, planned: int, trials) -> None:  # trials: ablations.callbacks.MLflowTrials
         self.planned += planned
         self.finished += trials.finished
         self.failed += trials.failed
         self.killed += trials.close_unfinished()
+        self.trial_seconds += trials.trial_seconds
 
     @property
     def unfinished(self) -> int:
@@ -83,6 +86,11 @@ class Outcome:
     @property
     def interrupted(self) -> bool:
         return self.unfinished > 0
+
+    def overhead_s(self, wall_s: float) -> float | None:
+        """What the study cost beyond its trials run `concurrency` at a time (Ray's start, the first trial
+        process, the tables); None when no trial ran."""
+        return max(0.0, wall_s - self.trial_seconds / self.concurrency) if self.trial_seconds else None
 
     def summary(self) -> str:
         return (f"{self.finished} finished, {self.failed} failed, {self.unfinished} unfinished "
@@ -98,6 +106,8 @@ def run_tuner(param_space: dict, payload: TrialPayload, study, args, name: str, 
     from trainables.driver import run_trial
 
     metric = f"best_{study.metric}"
+    at_once = args.max_concurrent or fitting_trials(payload)
+    outcome.concurrency = max(outcome.concurrency, min(at_once, total))
     trials = MLflowTrials(outbox, images="none", search=search_alg)
     # Ray's own tables and TensorBoard hint stay out of the study's output unless asked: the progress lines say it
     os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if args.ray_output else "0"
@@ -105,7 +115,7 @@ def run_tuner(param_space: dict, payload: TrialPayload, study, args, name: str, 
         tune.with_resources(run_trial, payload.resources()), param_space=param_space,
         tune_config=tune.TuneConfig(metric=metric, mode=study.mode, search_alg=search_alg,
                                     scheduler=make_scheduler(study.scheduler, epochs), num_samples=num_samples,
-                                    max_concurrent_trials=args.max_concurrent or fitting_trials(payload),
+                                    max_concurrent_trials=at_once,
                                     # in-process trials keep their process (imports, data, weights) for the next
                                     reuse_actors=payload.in_process),
         run_config=tune.RunConfig(

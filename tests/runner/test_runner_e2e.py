@@ -13,6 +13,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from ablations import run
+from ablations.estimate import OVERHEAD_METRIC
 from study_runs import children
 
 HERE = Path(__file__).resolve().parent
@@ -51,8 +52,10 @@ def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_o
     capsys.readouterr()
     assert run_main(tmp_path, GRID, "--max-failures", "0") == 0  # rerun: only the failed trial runs again
     assert "3 planned, 2 already finished, 1 to run" in capsys.readouterr().out
-    _, _, again = children(uri, "e2e_grid")
+    _, parents, again = children(uri, "e2e_grid")
     assert len(again) == 3  # the failed trial reused its run: no duplicate
+    overheads = client.get_metric_history(parents[0].info.run_id, OVERHEAD_METRIC)  # one per run, for estimates
+    assert len(overheads) == 2 and all(m.value > 0 for m in overheads)
 
 
 def _wait_for_finished_child(uri: str, timeout: float) -> None:
@@ -129,7 +132,7 @@ def test_bad_input_is_reported_before_anything_runs(argv, message, capsys):
 
 
 @pytest.mark.parametrize("study", sorted(p.stem for p in (ROOT / "search_spaces").glob("*.yaml")))
-@pytest.mark.parametrize("preset", ["smoke", "cpu", "full"])
+@pytest.mark.parametrize("preset", ["smoke", "cpu", "compare", "full"])
 def test_every_shipped_study_plans_as_a_dry_run(study, preset, tmp_path, capsys):
     assert run.main(["--study", study, "--preset", preset, "--dry-run",
                      "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 0

@@ -81,3 +81,53 @@ def test_trials_left_skips_finished_grid_trials():
     first = trials_left(study, None)[0]
     left = trials_left(study, FakeRuns([], {first[2]}))
     assert len(left) == 3 and first[2] not in {t[2] for t in left}
+
+
+def test_wall_time_adds_the_study_overhead_and_says_what_it_rests_on():
+    e = estimate.Estimate([600.0] * 4, "test", concurrency=2, cpus_per_trial=1.0, gpus_per_trial=0.0,
+                          overhead_s=60.0, overhead_basis="measured by 1 earlier run(s) of this study and preset")
+    assert e.wall_s == 1260
+    assert "about 21 min wall" in e.describe()
+    assert "study overhead 60 s: measured by 1 earlier run(s) of this study and preset" in e.describe()
+
+
+class OverheadRuns:
+    """Parent runs of this study (`mine`) and of the whole store (`anyone`), each with logged overheads."""
+
+    def __init__(self, mine: dict, anyone: dict):
+        self.mine, self.anyone = mine, anyone
+        history = {**anyone, **mine}
+        self.client = SimpleNamespace(
+            search_runs=lambda ids, where, max_results: [_parent(i) for i in self.anyone],
+            get_metric_history=lambda run_id, key: [SimpleNamespace(value=v) for v in history[run_id]])
+        self.experiment_id = "0"
+
+    def _search(self, where):
+        return [_parent(i) for i in self.mine]
+
+
+def _parent(run_id):
+    return SimpleNamespace(info=SimpleNamespace(run_id=run_id))
+
+
+def test_overhead_comes_from_this_study_first_then_from_any_study_in_the_store():
+    own = estimate.measured_overhead(OverheadRuns({"p": [100.0, 80.0, 30.0]}, {"q": [5.0]}))
+    assert own == (80.0, "measured by 3 earlier run(s) of this study and preset")
+    other = estimate.measured_overhead(OverheadRuns({"p": []}, {"p": [], "q": [40.0, 60.0]}))
+    assert other == (50.0, "measured by 2 earlier run(s) of studies in this store")
+    assert estimate.measured_overhead(OverheadRuns({}, {})) is None
+
+
+def test_process_start_is_timed_in_a_fresh_interpreter():
+    seconds, basis = estimate.process_start()
+    assert seconds > 0.5 and "Ray's own start and the tables not included" in basis  # imports torch at least
+
+
+def test_outcome_overhead_is_wall_time_beyond_the_trials_at_their_concurrency():
+    from ablations.trials import Outcome
+
+    outcome = Outcome()
+    assert outcome.overhead_s(100.0) is None  # no trial ran: nothing measured
+    outcome.trial_seconds, outcome.concurrency = 400.0, 2
+    assert outcome.overhead_s(260.0) == 60.0
+    assert outcome.overhead_s(150.0) == 0.0
