@@ -66,7 +66,7 @@ class Study:
     metric: str
     mode: str
     resources: dict  # {"workers", "cpus_per_worker", "gpus_per_worker"}
-    report: dict  # {"kind", "params"}
+    report: dict  # {"kind", "params"[, "reference"]}
     preset: str | None = None  # set by ablations.presets.apply_preset
     preset_overrides: dict = field(default_factory=dict)
     preset_defaults: dict = field(default_factory=dict)  # applied before base: the study's own values win

@@ -235,7 +235,8 @@ class _Parser(SweepRules):
         return out
 
     def report(self, data, sweep: dict, variants: list) -> dict:
-        r = self.mapping(data["report"], self.at(data, "report"), ("kind", "params"), ("kind",), "report.")
+        r = self.mapping(data["report"], self.at(data, "report"), ("kind", "params", "reference"), ("kind",),
+                         "report.")
         kind = self.one_of(r, "kind", "report.", None, REPORT_KINDS, "report kind")
         params = r.get("params") or []
         if not isinstance(params, list):
@@ -249,7 +250,14 @@ class _Parser(SweepRules):
             self.fail(self.at(r, "kind", "report."), "a sweep report needs params: the swept keys it tabulates")
         if kind in ("ablation", "factorial"):
             check_components(kind, variants, sweep, f"{self.at(data, 'variants')}")
-        return {"kind": kind, "params": list(params)}
+        out = {"kind": kind, "params": list(params)}
+        if "reference" in r:  # the row the others are compared with: ΔF1 and the paired test's marks
+            names = [v.name for v in variants]
+            if r["reference"] not in names:
+                self.fail(self.at(r, "reference", "report."), f"must name one of the variants "
+                          f"({', '.join(map(repr, names)) or 'none here'}), got {r['reference']!r}")
+            out["reference"] = r["reference"]
+        return out
 
     def check_combination(self, data, study: Study) -> None:
         kinds = {k: d.kind for k, d in study.sweep.items()}

@@ -131,7 +131,8 @@ def study_info(parent: Run) -> StudyInfo:
                      variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
                      sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
                      search=str(plan.get("search", "grid")), swept=tuple(plan.get("swept", ())),
-                     experiment_id=str(parent.info.experiment_id or ""))
+                     experiment_id=str(parent.info.experiment_id or ""),
+                     reference=(plan.get("report") or {}).get("reference"))
 
 
 def parse_predictions(text: str, source: str) -> Predictions:

@@ -66,6 +66,7 @@ class StudyInfo:
     search: str = "grid"  # the study's search.algorithm: grid | optuna
     swept: tuple[str, ...] = ()  # the study's sweep keys, in file order
     experiment_id: str = ""  # the parent run's experiment, for links to it
+    reference: str | None = None  # the study file's report.reference: the row the others are compared with
 
     @property
     def is_hpo(self) -> bool:

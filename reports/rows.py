@@ -15,8 +15,11 @@ REFERENCE = "full"
 
 
 def reference_variant(data: StudyData) -> str | None:
-    """The full model: the variant named 'full', else the only one with every component switched on."""
+    """The row the study file names (report.reference), else the full model: the variant named 'full', else the
+    only one with every component switched on."""
     variants = {t.variant for t in data.trials}
+    if data.info.reference in variants:
+        return data.info.reference
     if REFERENCE in variants:
         return REFERENCE
     complete = {t.variant for t in data.trials if t.components and all(t.components.values())}

@@ -153,15 +153,19 @@ def sweep_table(data: StudyData, agg: pd.DataFrame, key: str) -> Table:
     first_named = next((i for i, r in enumerate(rows_) if not r.on_grid), None)
     rules = {first_named} if first_named else set()
     cost = key in COST_PARAMS
-    rows, notes, tested = _score_rows(data, agg, [r.variant for r in rows_], [r.label for r in rows_], delta=False,
-                                      cost=cost, rules=rules)
+    reference = reference_variant(data)
+    rows, notes, tested = _score_rows(data, agg, [r.variant for r in rows_], [r.label for r in rows_],
+                                      delta=reference is not None, cost=cost, rules=rules)
     name = param_name(key)
-    caption = score_caption(data, f"Sweep of {name} ({key})") + _significance_caption(reference_variant(data), tested)
+    caption = score_caption(data, f"Sweep of {name} ({key})") + _significance_caption(reference, tested)
+    if reference:
+        caption += f" ΔF1: mean F1 minus that of {reference}, in points."
     if first_named:
         caption += " Rows below the rule are named variants beside the sweep."
     if cost:
         caption += " step (ms): mean training time per optimisation step over the seeds."
     table = Table(f"sweep_{file_stem(key)}", f"Sweep: {name}", caption, table_label(data, f"sweep-{key}"), name,
-                  _score_columns(data, [("step (ms)", False)] if cost else []), rows, study_notes(data) + notes)
+                  _score_columns(data, [("ΔF1", False)] * bool(reference) + [("step (ms)", False)] * cost), rows,
+                  study_notes(data) + notes)
     mark_best(table)
     return table

@@ -109,7 +109,8 @@ class _Writer:
         return run.info.run_id
 
     def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
-               rows: list[dict] | None = None, search: str = "grid", swept: tuple = ()) -> str:
+               rows: list[dict] | None = None, search: str = "grid", swept: tuple = (),
+               reference: str | None = None) -> str:
         """The study's parent run; with rows ({label[, datasets][, swept]}, in the study's order), the plan too
         (plan.json, as ablations/plan_record.py writes it; a row without datasets is planned on all of them)."""
         run_id = self._start({"shapca.role": "study", "study": study, "preset": preset, "report_kind": kind,
@@ -119,7 +120,9 @@ class _Writer:
             plan = {"study": study, "preset": preset, "search": search, "swept": list(swept),
                     "datasets": datasets.split(","), "seeds": [int(s) for s in seeds.split(",")],
                     "rows": [{"label": r["label"], "overrides": {}, "swept": r.get("swept", {}), "components": None,
-                              "datasets": r.get("datasets") or datasets.split(",")} for r in rows]}
+                              "datasets": r.get("datasets") or datasets.split(",")} for r in rows],
+                    "report": {"kind": kind, "params": [p for p in params.split(",") if p],
+                               **({"reference": reference} if reference else {})}}
             self.client.log_dict(run_id, plan, PLAN_ARTIFACT)
         self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
         self.store.parents[f"{study}/{preset}"] = run_id
@@ -202,7 +205,7 @@ def _populate(w: _Writer) -> None:
     # A sweep with a named variant beside it, as search_spaces/shapley_samples.yaml has.
     w.parent("samples", "cpu", "sweep", "1,2", "twitter2017", params="shapley.samples",
              rows=[{"label": f"shapley.samples={m}", "swept": {"shapley.samples": str(m)}} for m in (1, 4, 16)]
-             + [{"label": "closed form"}])
+             + [{"label": "closed form"}], reference="closed form")
     for index, samples in enumerate((1, 4, 16)):
         for seed in (1, 2):
             w.trial("samples", f"shapley.samples={samples}", "twitter2017", seed, quality=0.55 + 0.07 * index,

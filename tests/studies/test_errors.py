@@ -105,6 +105,8 @@ def test_valid_examples_load(tmp_path):
     (edit(GRID, report={"kind": "table"}), ["report.kind", "unknown report kind 'table'"]),
     (edit(GRID, report={"kind": "sweep", "params": ["train.lr"]}), ["report.params", "'train.lr' is not swept"]),
     (edit(GRID, report={"kind": "sweep"}), ["report.kind", "needs params"]),
+    (edit(GRID, report={"kind": "sweep", "params": ["align.tau"], "reference": "exact"}),
+     ["report.reference", "must name one of the variants", "got 'exact'"]),
     (edit(GRID, report=None), ["missing required key 'report'"]),
     (edit(GRID, datasets=["twitter2016"]), ["datasets", "unknown dataset 'twitter2016'"]),
     (edit(GRID, datasets=["mnre", "mnre"]), ["datasets", "twice"]),
