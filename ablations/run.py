@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import time
@@ -23,9 +24,9 @@ from ablations.presets import apply_preset
 from ablations.status import describe as describe_status
 from ablations.status import planned, price
 from ablations.study import StudyError, load_study, select, with_cli_overrides
-from ablations.tracking import StudyRuns, TrackingError, check_reachable, default_tracking_uri
+from ablations.tracking import StudyRuns, TrackingError, check_reachable, default_tracking_uri, machine_text
 from ablations.trials import Outcome, connect_ray, first_payload, machine_resources, run_grid, run_optuna
-from reports.contract import PLAN_ARTIFACT
+from reports.contract import COMMAND_TAG, MACHINE_TAG, PLAN_ARTIFACT, WALL_METRIC
 from shapca.config_help import config_help
 from shapca.model import EncoderUnavailable, check_encoder
 
@@ -109,16 +110,18 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     runs = StudyRuns(uri, study.name, study.preset)
-    if args.preset is None and not args.address and not machine_resources(None).get("GPU"):
+    resources = machine_resources(args.address)
+    if args.preset is None and not args.address and not resources.get("GPU"):
         # a bare run is the full preset: on a machine without a GPU that can take days, so say so first
-        print(price(study, runs, first_payload(study, trials, args, storage), machine_resources(None),
-                    measure=True, trials=trials))
+        print(price(study, runs, first_payload(study, trials, args, storage), resources, measure=True,
+                    trials=trials))
         print("(no GPU here: --preset cpu is sized for a laptop, --preset smoke checks the pipeline; "
               "--dry-run --preset P prices each)", flush=True)
     study_dir.mkdir(parents=True, exist_ok=True)
     parent_id = runs.parent({"report_kind": study.report.get("kind", "sweep"),
                              "report_params": ",".join(study.report.get("params", [])),
-                             "seeds": ",".join(map(str, study.seeds)), "datasets": ",".join(study.datasets)},
+                             "seeds": ",".join(map(str, study.seeds)), "datasets": ",".join(study.datasets),
+                             COMMAND_TAG: study_command(argv), MACHINE_TAG: machine_text(resources)},
                             study_file=study.path)
     runs.client.log_dict(parent_id, plan_record(study), PLAN_ARTIFACT)  # what reports/ reads the rows from
     outbox = Outbox(runs, study_dir / f"mlflow-outbox-{study.name}-{study.preset}.jsonl")
@@ -155,9 +158,10 @@ def main(argv=None) -> int:
               f"are kept in {outbox.spill} and sent by the next run of this study (the same command)",
               file=sys.stderr)
         return 3
-    overhead = outcome.overhead_s(time.time() - started)
-    if overhead is not None:  # what the next dry run of a study adds to its trials' time
-        runs.log_metrics(parent_id, {OVERHEAD_METRIC: overhead})
+    wall = time.time() - started
+    overhead = outcome.overhead_s(wall)
+    if overhead is not None:  # the next dry run adds the overhead to its trials' time; the results page the wall
+        runs.log_metrics(parent_id, {OVERHEAD_METRIC: overhead, WALL_METRIC: wall})
     runs.close_parent()
     return 130 if outcome.interrupted else 0
 
@@ -174,9 +178,14 @@ def build_tables(study, uri: str, partial: bool) -> None:
         print(f"no tables: {e}", file=sys.stderr)
 
 
+def study_command(argv) -> str:
+    """The command as typed (quoted for a shell), for the parent run and the resume hint."""
+    return shlex.join(["python", "ablations/run.py", *(sys.argv[1:] if argv is None else argv)])
+
+
 def resume_command(argv) -> str:
     words = list(sys.argv[1:] if argv is None else argv)
-    return " ".join(["python ablations/run.py", *words, *([] if "--resume" in words else ["--resume"])])
+    return study_command(words) + ("" if "--resume" in words else " --resume")
 
 if __name__ == "__main__":
     sys.exit(main())

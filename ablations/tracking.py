@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import platform
 import re
 import socket
 import subprocess
@@ -149,6 +150,21 @@ def code_version() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return {"git_commit": commit or "unknown", "versions": json.dumps(versions, sort_keys=True)}
+
+
+def machine_text(resources: dict) -> str:
+    """Where a study ran, for the results page: what Ray had for it, and the driver's CPU model and memory."""
+    model = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    gpus = int(resources.get("GPU", 0))
+    return (f"{int(resources.get('CPU', 0))} CPUs, {gpus or 'no'} GPU{'s' * (gpus != 1)} for the trials; driver: "
+            f"{platform.system()} {platform.machine()}, {model}, {memory:.0f} GiB")
 
 
 class StudyRuns:

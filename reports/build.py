@@ -51,10 +51,10 @@ def default_ui_url(tracking_uri: str) -> str:
 def tables_for(data: StudyData, aggregated) -> list[Table]:
     """The tables the study calls for: its kind's (the parent run's report_kind tag; a search, whatever its kind,
     gets the search tables), then the per-type breakdown where the predictions carry labels."""
-    return _kind_tables(data, aggregated) + breakdown_tables(data)
+    return kind_tables(data, aggregated) + breakdown_tables(data)
 
 
-def _kind_tables(data: StudyData, aggregated) -> list[Table]:
+def kind_tables(data: StudyData, aggregated) -> list[Table]:
     kind = data.info.kind
     if data.info.is_hpo:
         return hpo_tables(data)

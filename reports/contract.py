@@ -7,3 +7,6 @@ from __future__ import annotations
 REPORT_KINDS = ("main", "ablation", "sweep", "factorial")  # a study's `report.kind`: the tables reports/ build
 PLAN_ARTIFACT = "plan.json"  # on the parent run: the resolved plan (ablations/plan_record.py writes it)
 PREDICTIONS_ARTIFACT = "predictions/test.jsonl"  # on each trial's run: one line per test example at the best epoch
+# on the parent run, for the results page (reports/publish.py): the command that ran the study, the machine it ran
+# on, and each run's wall time (a metric with one value per run of the command)
+COMMAND_TAG, MACHINE_TAG, WALL_METRIC = "command", "machine", "study_wall_s"

@@ -1,0 +1,55 @@
+"""The results page: a study's section as the system wrote it, replaced in place on a second publish."""
+from __future__ import annotations
+
+from mlflow.tracking import MlflowClient
+
+from reports.build import kind_tables
+from reports.contract import COMMAND_TAG, MACHINE_TAG, WALL_METRIC
+from reports.mlflow_source import load_study
+from reports.publish import main, markers
+from reports.render import to_markdown
+from reports.tidy import aggregate, tidy_frame
+
+
+def test_a_section_carries_the_tables_and_the_runs_record_and_is_replaced_in_place(fixture_store, tmp_path):
+    client = MlflowClient(fixture_store.uri)
+    parent = fixture_store.parents["samples/cpu"]
+    client.set_tag(parent, COMMAND_TAG, "python ablations/run.py --study samples --preset cpu")
+    client.set_tag(parent, MACHINE_TAG, "2 CPUs, no GPUs for the trials")
+    for seconds in (600.0, 120.0):  # two runs of the command
+        client.log_metric(parent, WALL_METRIC, seconds)
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n\nA hand-written reading.\n")
+    argv = ["--study", "samples", "--preset", "cpu", "--tracking-uri", fixture_store.uri, "--page", str(page)]
+    assert main(argv) == 0
+    text = page.read_text()
+    data = load_study(client, "samples", "cpu")
+    table = to_markdown(kind_tables(data, aggregate(tidy_frame(data)))[0])
+    assert table in text  # the table exactly as reports/build.py writes it
+    assert "- Command: `python ablations/run.py --study samples --preset cpu`" in text
+    assert "- Wall time: 12.0 min over 2 run(s) of the command" in text
+    assert "- Machine: 2 CPUs, no GPUs for the trials" in text and f"`{parent}`" in text
+    assert "each row against closed form" in text
+    readings = text.split("each row against closed form")[1]
+    assert readings.index("shapley.samples=4 ") < readings.index("shapley.samples=16 ")  # in the table's order
+    assert "shapley.samples=1 on Twitter-2017: ΔF1 -12.40 (paired test p = 0.0145; twice the standard deviation of "\
+           "a difference of means over seeds: 8.33): larger than the seed noise and significant" in readings
+    assert "shapley.samples=16 on Twitter-2017: ΔF1 +4.54 (paired test p = 0.2695" in readings
+    assert "not significant on test examples: weak" in readings
+
+    client.log_metric(parent, WALL_METRIC, 60.0)
+    assert main(argv) == 0  # published again: the section is replaced, the rest of the page kept
+    again = page.read_text()
+    start, end = markers("samples", "cpu")
+    assert again.count(start) == 1 and again.count(end) == 1
+    assert "A hand-written reading." in again and "13.0 min over 3 run(s)" in again
+
+
+def test_a_section_without_its_end_marker_is_refused_and_the_page_kept(fixture_store, tmp_path, capsys):
+    page = tmp_path / "results.md"
+    start, _ = markers("samples", "cpu")
+    page.write_text(f"# Results\n\n{start}\nhalf a section\n")
+    before = page.read_text()
+    assert main(["--study", "samples", "--preset", "cpu", "--tracking-uri", fixture_store.uri,
+                 "--page", str(page)]) == 2
+    assert "has no end marker" in capsys.readouterr().err and page.read_text() == before
