@@ -78,7 +78,8 @@ class StepBar:
         self.last_draw = None
         self.open = False  # a line is drawn and not yet ended
 
-    def __call__(self, step: int, loss: float) -> None:
+    def __call__(self, step: int, loss) -> None:
+        """`loss`: a float or a 0-d tensor, read only when the line is drawn (reading waits for the device)."""
         if not self.enabled:
             return
         now = self.clock()
@@ -86,7 +87,7 @@ class StepBar:
         if not final and self.last_draw is not None and now - self.last_draw < self.every_s:
             return
         self.last_draw = now
-        self.stream.write("\r" + self.line(step, loss, now) + ("\n" if final else ""))
+        self.stream.write("\r" + self.line(step, float(loss), now) + ("\n" if final else ""))
         self.stream.flush()
         self.open = not final
 

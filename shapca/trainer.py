@@ -176,14 +176,16 @@ class Trainer:
             self.opt.step()
             self.sched.step()
             busy += time.perf_counter() - t0
+            # summed on the device (in double, as the Python floats were): a float() per step would wait for the
+            # accelerator every step; the sums are read once per epoch
             for k, v in {"loss": loss, **terms}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+                sums[k] = sums.get(k, 0.0) + v.detach().double()
             n_steps, n_seen = n_steps + 1, n_seen + len(idx)
             if progress:
-                progress(n_steps, float(loss.detach()))
+                progress(n_steps, loss.detach())  # read only when the bar draws
         if progress and hasattr(progress, "close"):
             progress.close()
-        rec = {f"loss_{k}" if k != "loss" else "train_loss": v / max(1, n_steps) for k, v in sums.items()}
+        rec = {f"loss_{k}" if k != "loss" else "train_loss": float(v) / max(1, n_steps) for k, v in sums.items()}
         rec.update(step_time_s=busy / max(1, n_steps), samples_per_s=n_seen * self.dist.world / max(busy, 1e-9))
         return rec
 

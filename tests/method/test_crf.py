@@ -107,3 +107,13 @@ def test_clear_errors():
         CRF(2, ["O", "PER"])
     with pytest.raises(ValueError, match="num_tags is 3"):
         CRF(3, ["O", "B-PER"])
+
+
+def test_collate_builds_the_left_aligned_word_masks_the_crf_trusts_off_cpu():
+    from shapca.features import Encoded, collate
+
+    items = [Encoded([101, 7, 8, 9, 102], starts, [101, 102], 5, (0, 0), i)
+             for i, starts in enumerate(([1, 2, 3], [1], [1, 3]))]
+    mask = collate(items, 0)["word_mask"]
+    assert mask.tolist() == [[True, True, True], [True, False, False], [True, True, False]]
+    assert bool(mask[:, 0].all()) and not bool((mask[:, 1:] & ~mask[:, :-1]).any())
