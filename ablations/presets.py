@@ -42,7 +42,7 @@ PRESETS = {p.name: p for p in (
            max_datasets=1, max_seeds=2, max_samples=12),
     # compare: measured on twitter2017 (benchmarks/preset_sizing.py, table in docs/studies.md): at 1000 training
     # examples, the full dev and test sets and 2 epochs, the seed-to-seed spread of test F1 lets 3 seeds resolve
-    # about 1.5 F1, and a trial takes 5-10 min on one thread
+    # about 1.5 F1 with room, and a trial takes 4 to 8 min of one thread
     Preset("compare", "sized so a table's rows can be told apart (about 1.5 test F1 on Twitter-2017 with 3 seeds); "
            "about an hour for 12-16 trials on 2 cores",
            {"data.limit_train": 1000, "data.limit_eval": 0, "train.epochs": 2},
