@@ -79,6 +79,7 @@ class TrainConfig:
     amp: str = "none"  # none | bf16 (autocast on CUDA)
     fail_at_epoch: int = 0  # test hook: raise at the start of this epoch (0 = never)
     num_threads: int = 0  # torch intra-op threads (0 = torch default)
+    length_bucket_pool: int = 50  # batches per pool sorted by length before batching (less padding); 0: plain shuffle
 
 
 @dataclass
@@ -203,7 +204,7 @@ NON_IDENTITY = ("data.mirror", "data.cache", "train.device", "train.fail_at_epoc
 # existed. Left out of the hash at that value, so an upgrade does not orphan finished trials (docs/studies.md,
 # "Trial identity"); every other value of it changes the hash. A new key must be registered here (a test holds
 # the hashes of known configs fixed).
-ADDED_SINCE: dict[str, object] = {}
+ADDED_SINCE: dict[str, object] = {"train.length_bucket_pool": 0}
 
 
 def parse_assignments(assignments: list[str]) -> dict:

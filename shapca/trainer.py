@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from shapca.batching import epoch_order, evaluation_order, sequence_length
 from shapca.config import Config
 from shapca.features import collate
 from shapca.model import ShapCA
@@ -96,6 +97,7 @@ class Trainer:
                   {"params": [p for p in self.model.parameters() if id(p) not in enc], "lr": t.head_lr}]
         fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}  # one kernel per step on GPU
         self.opt = torch.optim.AdamW(groups, weight_decay=t.weight_decay, **fast)
+        self.lengths = {split: [sequence_length(e) for e in enc] for split, enc in self.prep.encoded.items()}
         self.per_rank = max(1, t.batch_size // self.dist.world)
         self.steps_per_epoch = math.ceil(len(self.prep.encoded["train"]) / (self.per_rank * self.dist.world))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _schedule(self.steps_per_epoch * t.epochs, t.warmup))
@@ -129,10 +131,9 @@ class Trainer:
 
     # ---- loop ---------------------------------------------------------------------------------------------
     def _order(self, epoch: int) -> list[int]:
-        g = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.prep.encoded["train"]), generator=g).tolist()
-        step = self.per_rank * self.dist.world  # every rank takes its share of each global batch
-        return [i for s in range(0, len(order), step) for i in order[s: s + step][self.dist.rank:: self.dist.world]]
+        t = self.cfg.train
+        return epoch_order(self.lengths["train"], t.seed, epoch, self.per_rank, self.dist.world, self.dist.rank,
+                           t.length_bucket_pool)
 
     def _images(self, examples):
         if self.prep.image_source is None:
@@ -193,13 +194,17 @@ class Trainer:
     def evaluate(self, split: str) -> tuple[dict, list[dict]]:
         self.model.eval()
         enc, exs = self.prep.encoded[split], self.prep.examples[split]
-        preds, bs, pad = [], self.cfg.train.eval_batch_size, self.prep.tokenizer.pad_token_id
-        for s in range(0, len(enc), bs):
-            batch, examples = _to(collate(enc[s: s + bs], pad), self.device), exs[s: s + bs]
+        bs, pad = self.cfg.train.eval_batch_size, self.prep.tokenizer.pad_token_id
+        order = evaluation_order(self.lengths[split], by_length=self.cfg.train.length_bucket_pool > 0)
+        preds = [None] * len(enc)
+        for s in range(0, len(order), bs):
+            idx = order[s: s + bs]
+            batch, examples = _to(collate([enc[i] for i in idx], pad), self.device), [exs[i] for i in idx]
             img, present = self._images(examples)
             with self._autocast():
                 out = self.model(batch, img, present)
-                preds += predict(self.model, out, batch, examples)
+                for i, p in zip(idx, predict(self.model, out, batch, examples)):
+                    preds[i] = p
         return score(self.prep.task, exs, preds)
 
     def fit(self, callbacks: tuple[Callback, ...] = (), progress_factory=None) -> FitResult:
