@@ -19,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from reports.contract import COMMIT_TAG
+
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
 
 
@@ -149,7 +151,7 @@ def code_version() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             pass
-    return {"git_commit": commit or "unknown", "versions": json.dumps(versions, sort_keys=True)}
+    return {COMMIT_TAG: commit or "unknown", "versions": json.dumps(versions, sort_keys=True)}
 
 
 def machine_text(resources: dict) -> str:

@@ -10,3 +10,4 @@ PREDICTIONS_ARTIFACT = "predictions/test.jsonl"  # on each trial's run: one line
 # on the parent run, for the results page (reports/publish.py): the command that ran the study, the machine it ran
 # on, and each run's wall time (a metric with one value per run of the command)
 COMMAND_TAG, MACHINE_TAG, WALL_METRIC = "command", "machine", "study_wall_s"
+COMMIT_TAG = "git_commit"  # on each trial's run: the commit of the code that trained it

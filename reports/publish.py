@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 import mlflow
 
 from reports.build import kind_tables
-from reports.contract import COMMAND_TAG, MACHINE_TAG, WALL_METRIC
+from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
 from reports.mlflow_source import load_study
 from reports.names import dataset_name
 from reports.records import ReportError, StudyData
@@ -70,6 +70,7 @@ def section(client: MlflowClient, data: StudyData) -> str:
     walls = [m.value for m in client.get_metric_history(info.parent_run_id, WALL_METRIC)]
     wall = (f"{sum(walls) / 60:.1f} min over {len(walls)} run(s) of the command" if walls
             else "not recorded (a runner older than this page)")
+    commits = sorted({client.get_run(t.run_id).data.tags.get(COMMIT_TAG, "unknown") for t in data.trials})
     agg = aggregate(tidy_frame(data))
     tables = kind_tables(data, agg)
     start, end = markers(info.name, info.preset)
@@ -79,6 +80,7 @@ def section(client: MlflowClient, data: StudyData) -> str:
              f"{', '.join(map(str, info.seeds))}; {len(data.trials)} finished trial run(s), {len(data.failed)} failed",
              f"- Wall time: {wall}",
              f"- Machine: {parent.data.tags.get(MACHINE_TAG, 'not recorded')}",
+             f"- Code: commit {', '.join(commits) or 'not recorded'} (check it out to rerun the command as it ran)",
              f"- MLflow parent run: `{info.parent_run_id}`",
              f"- Tables rebuilt with `python reports/build.py --study {info.name} --preset {info.preset}`; this "
              f"section with `python reports/publish.py --study {info.name} --preset {info.preset}`", ""]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from mlflow.tracking import MlflowClient
 
 from reports.build import kind_tables
-from reports.contract import COMMAND_TAG, MACHINE_TAG, WALL_METRIC
+from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
 from reports.mlflow_source import load_study
 from reports.publish import main, markers
 from reports.render import to_markdown
@@ -18,6 +18,8 @@ def test_a_section_carries_the_tables_and_the_runs_record_and_is_replaced_in_pla
     client.set_tag(parent, MACHINE_TAG, "2 CPUs, no GPUs for the trials")
     for seconds in (600.0, 120.0):  # two runs of the command
         client.log_metric(parent, WALL_METRIC, seconds)
+    for trial in load_study(client, "samples", "cpu").trials:
+        client.set_tag(trial.run_id, COMMIT_TAG, "0a1b2c3")
     page = tmp_path / "results.md"
     page.write_text("# Results\n\nA hand-written reading.\n")
     argv = ["--study", "samples", "--preset", "cpu", "--tracking-uri", fixture_store.uri, "--page", str(page)]
@@ -29,6 +31,7 @@ def test_a_section_carries_the_tables_and_the_runs_record_and_is_replaced_in_pla
     assert "- Command: `python ablations/run.py --study samples --preset cpu`" in text
     assert "- Wall time: 12.0 min over 2 run(s) of the command" in text
     assert "- Machine: 2 CPUs, no GPUs for the trials" in text and f"`{parent}`" in text
+    assert "- Code: commit 0a1b2c3 (" in text
     assert "each row against closed form" in text
     readings = text.split("each row against closed form")[1]
     assert readings.index("shapley.samples=4 ") < readings.index("shapley.samples=16 ")  # in the table's order
