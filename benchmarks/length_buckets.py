@@ -23,6 +23,7 @@ from shapca.config import Config
 from shapca.features import collate
 from shapca.prepare import prepare
 from shapca.trainer import Trainer
+from train_step import step  # this folder is on the path of a script run from it
 
 DATASETS = {"twitter2017": "blip2", "mnre": "llava_next"}
 TENSORS = {"joint sequence": "input_ids", "context alone": "context_mask", "text alone": "text_ids_mask"}
@@ -42,15 +43,10 @@ def padding(prep, order: list[int], batch_size: int) -> dict[str, float]:
     return {name: padded[name] / real[name] for name in TENSORS}
 
 
-def step(tr: Trainer, idx: list[int], k: int) -> float:
+def bucket_step(tr: Trainer, idx: list[int], k: int) -> float:
     enc, exs = tr.prep.encoded["train"], tr.prep.examples["train"]
     batch = collate([enc[i] for i in idx], tr.prep.tokenizer.pad_token_id)
-    t0 = time.perf_counter()
-    loss, _ = tr.batch_loss(batch, [exs[i] for i in idx], torch.Generator().manual_seed(k))
-    tr.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    tr.opt.step()
-    return time.perf_counter() - t0
+    return step(tr, batch, [exs[i] for i in idx], k)
 
 
 def main() -> None:
@@ -81,7 +77,7 @@ def main() -> None:
         for k in range(args.steps + 1):  # step 0 warms up and is not counted
             for name, tr in trainers.items():
                 tr.net.train()
-                dt = step(tr, rows[name]["order"][k * args.batch_size: (k + 1) * args.batch_size], k)
+                dt = bucket_step(tr, rows[name]["order"][k * args.batch_size: (k + 1) * args.batch_size], k)
                 if k:
                     rows[name]["steps"].append(dt)
         for name, tr in trainers.items():
