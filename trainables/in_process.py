@@ -9,6 +9,8 @@ restarted after a failure, or run again after a killed driver, resumes from its 
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 
 from shapca.config import Config
@@ -69,6 +71,25 @@ def train_in_process(cfg: Config, storage: str, name: str, cpus: float) -> None:
         report.send(dict(resume["history"][-1], best_epoch=resume["best"]["epoch"]), resume, saved=True)
         return
     trainer = Trainer(cfg, prep=prepared(cfg))
-    if resume is not None:
-        trainer.load_state(resume)
-    trainer.fit((report,))
+    try:
+        if resume is not None:
+            trainer.load_state(resume)
+        trainer.fit((report,))
+    finally:
+        del trainer
+        release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Give the heap that a finished trial freed back to the system.
+
+    glibc keeps freed blocks for the process to reuse, and a reused trial process would hold the high-water mark of
+    every trial it ran: in an MNRE study the two trial processes grew to 8 GB each (`python
+    benchmarks/trial_memory.py` shows the growth and what this returns). Elsewhere (macOS, musl) there is no
+    malloc_trim, and nothing to do.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
