@@ -17,8 +17,8 @@ import math
 import sys
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
 import mlflow
+from mlflow.tracking import MlflowClient
 
 from reports.build import kind_tables
 from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
@@ -29,7 +29,6 @@ from reports.render import to_markdown
 from reports.rows import reference_variant, sweep_rows, variant_order
 from reports.tables import significance_against
 from reports.tidy import aggregate, cell_stats, tidy_frame
-
 
 
 def markers(study: str, preset: str) -> tuple[str, str]:
