@@ -187,5 +187,6 @@ def resume_command(argv) -> str:
     words = list(sys.argv[1:] if argv is None else argv)
     return study_command(words) + ("" if "--resume" in words else " --resume")
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,18 +2,19 @@
 
     python reports/publish.py --study ablation --preset compare [--tracking-uri URI] [--page docs/results.md]
 
-The page holds one section per study and preset between two marker comments; publishing again replaces that
-section and keeps the rest of the page (the hand-written readings outside the markers included). A section has:
-the command that ran the study, the preset, the wall time and the machine of its runs and the parent run id (all as
-the runner recorded them on the parent run), the study's tables as reports/build.py writes them, and a generated
-reading of every row compared with the reference: its ΔF1, the paired test's p-value, and whether the difference
-is larger than twice the seed-to-seed standard deviation of a difference of two means. No number in a section is
-typed by hand.
+The page holds one section per study and preset between two marker comments; publishing again replaces that section
+and keeps the rest of the page (the hand-written readings outside the markers included). A section has: the command
+that ran the study (less the options that name the machine's store and cluster), the preset, the wall time and the
+machine of its runs and the parent run id (all as the runner recorded them on the parent run), the study's tables as
+reports/build.py writes them, and a generated reading of every row compared with the reference: its ΔF1, the paired
+test's p-value, and whether the difference is larger than twice the seed-to-seed standard deviation of a difference
+of two means. No number in a section is typed by hand.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +30,25 @@ from reports.render import to_markdown
 from reports.rows import reference_variant, sweep_rows, variant_order
 from reports.tables import significance_against
 from reports.tidy import aggregate, cell_stats, tidy_frame
+
+
+# Options that say where this machine keeps a study's runs, not what the study is: a reader reruns with their own.
+MACHINE_OPTIONS = ("--tracking-uri", "--storage", "--address")
+
+
+def portable_command(command: str) -> str:
+    """The study's command without its machine's options (MACHINE_OPTIONS, with their values), saying which."""
+    kept, dropped, words = [], [], iter(shlex.split(command))
+    for word in words:
+        option = word.split("=", 1)[0]
+        if option in MACHINE_OPTIONS:
+            dropped.append(option)
+            if "=" not in word:
+                next(words, None)
+        else:
+            kept.append(word)
+    note = f" ({', '.join(dropped)} of the machine that ran it left out)" if dropped else ""
+    return f"`{shlex.join(kept)}`{note}"
 
 
 def markers(study: str, preset: str) -> tuple[str, str]:
@@ -73,8 +93,9 @@ def section(client: MlflowClient, data: StudyData) -> str:
     agg = aggregate(tidy_frame(data))
     tables = kind_tables(data, agg)
     start, end = markers(info.name, info.preset)
+    command = parent.data.tags.get(COMMAND_TAG)
     lines = [start, f"## {info.name} ({info.preset})", "",
-             f"- Command: `{parent.data.tags.get(COMMAND_TAG, 'not recorded')}`",
+             f"- Command: {portable_command(command) if command else 'not recorded'}",
              f"- Preset: {info.preset}; datasets {', '.join(info.datasets)}; seeds "
              f"{', '.join(map(str, info.seeds))}; {len(data.trials)} finished trial run(s), {len(data.failed)} failed",
              f"- Wall time: {wall}",

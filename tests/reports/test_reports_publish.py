@@ -6,7 +6,7 @@ from mlflow.tracking import MlflowClient
 from reports.build import kind_tables
 from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
 from reports.mlflow_source import load_study
-from reports.publish import main, markers
+from reports.publish import main, markers, portable_command
 from reports.render import to_markdown
 from reports.tidy import aggregate, tidy_frame
 
@@ -56,3 +56,13 @@ def test_a_section_without_its_end_marker_is_refused_and_the_page_kept(fixture_s
     assert main(["--study", "samples", "--preset", "cpu", "--tracking-uri", fixture_store.uri,
                  "--page", str(page)]) == 2
     assert "has no end marker" in capsys.readouterr().err and page.read_text() == before
+
+
+def test_the_published_command_leaves_out_where_the_machine_keeps_its_runs():
+    assert portable_command("python ablations/run.py --study x --preset compare --seeds 1 2") == \
+        "`python ablations/run.py --study x --preset compare --seeds 1 2`"
+    typed = ("python ablations/run.py --study x --tracking-uri sqlite:////srv/a/mlflow.db --storage=/srv/a/runs "
+             "--preset compare --address auto --set 'data.context=file:my contexts.jsonl'")
+    assert portable_command(typed) == (
+        "`python ablations/run.py --study x --preset compare --set 'data.context=file:my contexts.jsonl'` "
+        "(--tracking-uri, --storage, --address of the machine that ran it left out)")
