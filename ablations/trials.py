@@ -18,15 +18,19 @@ from trainables.payload import TrialPayload
 def connect_ray(address: str | None):
     import ray
 
+    from trainables.heap import trial_process_env
+
     if ray.is_initialized():
         return
+    # the study's trial processes keep the heap they free for the next trial (trainables/heap.py says why)
+    runtime_env = {"env_vars": trial_process_env()}
     if address:
-        ray.init(address=address, logging_level="warning")
+        ray.init(address=address, logging_level="warning", runtime_env=runtime_env)
     else:
         # The dashboard (State API) must be on: Train inside Tune relies on it to free an early-stopped trial's
         # workers. address="local" never joins a stray cluster.
         ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", logging_level="warning",
-                 log_to_driver=False)
+                 log_to_driver=False, runtime_env=runtime_env)
 
 
 def fitting_trials(payload: TrialPayload) -> int:

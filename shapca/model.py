@@ -6,6 +6,8 @@ an image source of `none` every image part), and `self.active` lists it so the t
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,9 +39,16 @@ class EncoderUnavailable(RuntimeError):
 def check_encoder(name: str) -> None:
     """Fails at once, with what to do, when `model.encoder` cannot be loaded here (a hub name without hub access,
     a wrong path), instead of deep inside a trial."""
-    from transformers import AutoConfig
-
     try:
+        local = Path(resolve_encoder(name)) / "config.json"
+        if local.is_file():
+            # a local folder (the offline package too) is checked without importing transformers, which would add
+            # a second to every study's start: its config must name a model type, as AutoConfig requires
+            if "model_type" not in json.loads(local.read_text()):
+                raise ValueError(f"{local} names no model_type")
+            return
+        from transformers import AutoConfig
+
         AutoConfig.from_pretrained(resolve_encoder(name))
     except (OSError, ValueError) as e:
         reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__

@@ -48,3 +48,14 @@ def test_offline_the_runner_refuses_bert_base_before_anything_runs_and_names_min
     assert run.main(["--study", "main", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 2
     assert "--set model.encoder=minilm" in capsys.readouterr().err
     assert not (tmp_path / "m.db").exists()  # refused before the store was opened
+
+
+def test_a_local_folder_is_checked_without_transformers_and_a_wrong_one_is_refused(tiny_bert, tmp_path):
+    check_encoder(str(tiny_bert))  # config.json names its model type
+    check_encoder("minilm")
+    (tmp_path / "config.json").write_text('{"hidden_size": 32}')
+    with pytest.raises(EncoderUnavailable, match="names no model_type"):
+        check_encoder(str(tmp_path))
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(EncoderUnavailable, match=f"model.encoder={tmp_path}"):
+        check_encoder(str(tmp_path))

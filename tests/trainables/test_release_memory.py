@@ -1,5 +1,6 @@
 """A reused trial process hands the heap that a finished trial freed back to the system
-(trainables.in_process.release_freed_memory), so it does not keep every trial's high-water mark."""
+(trainables.heap.release_freed_memory) beyond what it keeps for the next trial, so it does not keep every
+trial's high-water mark."""
 import subprocess
 import sys
 
@@ -8,8 +9,8 @@ import pytest
 # Blocks below glibc's mmap threshold, each followed by a small block that stays alive: freeing the large ones
 # leaves holes inside the heap that free() alone never returns, as a finished trial's tensors and buffers do.
 SCRIPT = """
-import gc, os
-from trainables.in_process import release_freed_memory
+import gc, os, sys
+from trainables.heap import release_freed_memory
 
 def resident_mb():
     with open(f"/proc/{os.getpid()}/statm") as f:
@@ -22,17 +23,31 @@ for _ in range(8000):
 del freed
 gc.collect()
 before = resident_mb()
-release_freed_memory()
-print(f"RESIDENT {before:.1f} {resident_mb():.1f} {len(kept)}")
+released = release_freed_memory(keep=int(sys.argv[1]))
+print(f"RESIDENT {before:.1f} {resident_mb():.1f} {len(kept)} {released}")
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's; elsewhere it does nothing")
-def test_freed_heap_goes_back_to_the_system():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
+def run_script(keep: int) -> tuple[float, float, str]:
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(keep)], capture_output=True, text=True, timeout=300)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESIDENT ")]
     assert out.returncode == 0 and lines, out.stderr[-3000:]
-    before, after, kept = lines[-1].split()[1:]
+    before, after, kept, released = lines[-1].split()[1:]
     assert int(kept) == 8000
-    # 8000 x 32 KB = 262 MB sat in the holes; most of it must leave the process.
-    assert float(before) - float(after) > 150, (before, after)
+    return float(before), float(after), released
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's; elsewhere it does nothing")
+def test_freed_heap_beyond_what_is_kept_goes_back_to_the_system():
+    before, after, released = run_script(keep=64 << 20)
+    # 8000 x 32 KB = 262 MB sat in the holes; with 64 MB to keep, most of it must leave the process
+    assert released == "True"
+    assert before - after > 150, (before, after)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's; elsewhere it does nothing")
+def test_freed_heap_within_what_is_kept_stays_for_the_next_trial():
+    before, after, released = run_script(keep=1 << 30)
+    # 262 MB free is under the 1 GiB kept: nothing is handed back, so the next trial reuses it without page faults
+    assert released == "False"
+    assert abs(before - after) < 20, (before, after)
