@@ -85,11 +85,12 @@ def test_the_scan_equals_the_loop_in_value_and_gradients(length):
         results = []
         for scan in (False, True):
             crf.zero_grad()
-            em = emissions.to(dtype).requires_grad_()
+            em = emissions.to(dtype).clone().requires_grad_()  # a fresh leaf each time
             nll = crf.neg_log_likelihood(em, gold, mask, scan=scan)
             nll.backward()
             results.append((nll.detach(), em.grad, [p.grad.clone() for p in crf.parameters()]))
         (loss_a, em_a, params_a), (loss_b, em_b, params_b) = results
+        assert em_a is not None and em_b is not None
         torch.testing.assert_close(loss_b, loss_a, rtol=loss_tol, atol=loss_tol)
         torch.testing.assert_close(em_b, em_a, rtol=loss_tol, atol=loss_tol)
         for a, b in zip(params_a, params_b):
