@@ -1,10 +1,13 @@
-"""A reused trial process hands the heap that a finished trial freed back to the system
-(trainables.heap.release_freed_memory) beyond what it keeps for the next trial, so it does not keep every
-trial's high-water mark."""
+"""The heap of a study's trial processes (trainables/heap.py): glibc is told to keep freed memory from the process's
+start, and after a trial what is beyond KEEP_FREED_HEAP goes back to the system, so a reused process does not keep
+every trial's high-water mark."""
 import subprocess
 import sys
 
 import pytest
+
+from ablations import trials
+from trainables.heap import TRIAL_PROCESS_ENV, trial_process_env
 
 # Blocks below glibc's mmap threshold, each followed by a small block that stays alive: freeing the large ones
 # leaves holes inside the heap that free() alone never returns, as a finished trial's tensors and buffers do.
@@ -51,3 +54,18 @@ def test_freed_heap_within_what_is_kept_stays_for_the_next_trial():
     # 262 MB free is under the 1 GiB kept: nothing is handed back, so the next trial reuses it without page faults
     assert released == "False"
     assert abs(before - after) < 20, (before, after)
+
+
+def test_a_study_starts_its_ray_job_with_the_heap_settings_unless_the_user_set_them(monkeypatch):
+    import ray
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own choice stays theirs
+    trials.connect_ray(None)
+    trials.connect_ray("ray://head:10001")
+    expected = {k: v for k, v in TRIAL_PROCESS_ENV.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    assert [c["runtime_env"]["env_vars"] for c in calls] == [expected, expected]
+    assert trial_process_env() == expected and "MALLOC_TOP_PAD_" in expected
