@@ -1,10 +1,12 @@
 """The heap of a study's trial processes: kept between trials, handed back to the system beyond a bound.
 
 A study's trial process trains trial after trial (trainables/in_process.py). What a trial frees, glibc by default
-hands back to the system as it goes (blocks of up to 32 MiB are mapped and unmapped one by one, the top of the heap
-is trimmed), and the next trial faults the same memory in again. Page faults are not cheap everywhere: on this
-project's CPU machine (a virtual machine) the second trial of a study ran its steps 1.6 to 1.8 times slower, and no
-trial did once the process kept its heap from its start (side by side in `python benchmarks/trial_memory.py`).
+hands back to the system as it goes (blocks above a threshold that starts at 128 KiB are mapped and unmapped one by
+one, the top of the heap is trimmed), and the next trial faults the same memory in again. Page faults are not cheap
+everywhere: on this project's CPU machine (a virtual machine) the second trial of each study through the runner ran
+its steps 1.6 to 2 times slower, half of its time in the kernel, and no trial did once the process kept its heap from
+its start (`python benchmarks/trial_memory.py` shows resident size, step time and page faults of each way in one
+process).
 Kept without bound, though, the heap grows with every trial: in an MNRE study two trial processes reached 8 GB each.
 So a study's Ray job starts its processes with glibc told to keep freed memory (TRIAL_PROCESS_ENV, set by
 ablations/trials.py), and after each trial the process hands back what is beyond KEEP_FREED_HEAP.
