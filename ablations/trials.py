@@ -11,14 +11,13 @@ from pathlib import Path
 
 from ablations.plan import plan, resolve_sampled, search_space
 from ablations.status import concurrency
+from trainables.heap import trial_process_env
 from trainables.payload import KEY as PAYLOAD_KEY
 from trainables.payload import TrialPayload
 
 
 def connect_ray(address: str | None):
     import ray
-
-    from trainables.heap import trial_process_env
 
     if ray.is_initialized():
         return

@@ -40,7 +40,8 @@ def check_encoder(name: str) -> None:
     """Fails at once, with what to do, when `model.encoder` cannot be loaded here (a hub name without hub access,
     a wrong path), instead of deep inside a trial."""
     try:
-        local = Path(resolve_encoder(name)) / "config.json"
+        path = resolve_encoder(name)
+        local = Path(path) / "config.json"
         if local.is_file():
             # a local folder (the offline package too) is checked without importing transformers, which would add
             # a second to every study's start: its config must name a model type, as AutoConfig requires
@@ -49,7 +50,7 @@ def check_encoder(name: str) -> None:
             return
         from transformers import AutoConfig
 
-        AutoConfig.from_pretrained(resolve_encoder(name))
+        AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as e:
         reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise EncoderUnavailable(
