@@ -114,11 +114,7 @@ def probe(cfg, steps: int = 3) -> dict:
         idx = list(range(s * bs, (s + 1) * bs))
         batch = {k: v.to(tr.device) for k, v in collate([enc[i] for i in idx], pad).items()}
         t = time.perf_counter()
-        tr.net.train()
-        loss, _ = tr.batch_loss(batch, [exs[i] for i in idx])
-        tr.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        tr.opt.step()
+        tr.train_step(batch, [exs[i] for i in idx], s)
         if s:
             train_times.append(time.perf_counter() - t)
     dev = tr.prep.encoded["dev"]

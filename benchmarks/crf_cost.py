@@ -44,12 +44,6 @@ def main() -> None:
             torch.cuda.synchronize()
         return 1000 * (time.perf_counter() - t)
 
-    def train_step(batch, examples, s):
-        tr.model.train()
-        loss, _ = tr.batch_loss(batch, examples, torch.Generator(device=dev).manual_seed(s))
-        tr.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        tr.opt.step()
 
     ways = {"loop": False, "scan": True}
     crf_ms, step_ms = {way: [] for way in ways}, []
@@ -63,7 +57,7 @@ def main() -> None:
             took = timed(lambda: crf.neg_log_likelihood(emissions, tags, mask, scan=scan).backward())
             if s:  # the first round warms up
                 crf_ms[way].append(took)
-        took = timed(lambda: train_step(batch, [exs[i] for i in idx], s))
+        took = timed(lambda: tr.train_step(batch, [exs[i] for i in idx], s))
         if s:
             step_ms.append(took)
     step_m = statistics.median(step_ms)

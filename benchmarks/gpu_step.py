@@ -62,10 +62,7 @@ def main() -> None:
     def step(i: int) -> int:
         idx = [j % len(enc) for j in range(i * args.batch_size, (i + 1) * args.batch_size)]
         batch = {k: v.to(dev) for k, v in collate([enc[j] for j in idx], tr.prep.tokenizer.pad_token_id).items()}
-        loss, _ = tr.batch_loss(batch, [exs[j] for j in idx], torch.Generator().manual_seed(i))
-        tr.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        tr.opt.step()
+        tr.train_step(batch, [exs[j] for j in idx], i)
         return int(batch["attention_mask"].sum() + batch["context_mask"].sum())
 
     for i in range(args.warmup):

@@ -64,10 +64,7 @@ def encoder_step(tr: Trainer, batch: dict) -> float:
 
 def step(tr: Trainer, batch: dict, examples: list, k: int) -> float:
     t0 = time.perf_counter()
-    loss, _ = tr.batch_loss(batch, examples, torch.Generator().manual_seed(k))
-    tr.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    tr.opt.step()
+    tr.train_step(batch, examples, k)
     return time.perf_counter() - t0
 
 

@@ -157,8 +157,22 @@ class Trainer:
                 loss = loss + w * value
         return loss, terms
 
-    def train_epoch(self, epoch: int, progress=None) -> dict:
+    def train_step(self, batch: dict, examples: list, step: int) -> tuple[torch.Tensor, dict]:
+        """One optimisation step, as training takes it: the loss, backward, gradient clipping, AdamW and the
+        learning-rate schedule. `step` is the global step, which seeds the step's Shapley permutations. Returns the
+        loss and each term (not detached; the caller reads them when it needs to)."""
         self.net.train()
+        gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed * 7919 + step)
+        loss, terms = self.batch_loss(_to(batch, self.device), examples, gen)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        return loss, terms
+
+    def train_epoch(self, epoch: int, progress=None) -> dict:
         enc, exs = self.prep.encoded["train"], self.prep.examples["train"]
         pad = self.prep.tokenizer.pad_token_id
         order = self._order(epoch)
@@ -167,15 +181,7 @@ class Trainer:
             idx = order[s: s + self.per_rank]
             t0 = time.perf_counter()
             batch, examples = _to(collate([enc[i] for i in idx], pad), self.device), [exs[i] for i in idx]
-            step = epoch * self.steps_per_epoch + n_steps
-            gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed * 7919 + step)
-            loss, terms = self.batch_loss(batch, examples, gen)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.cfg.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
-            self.opt.step()
-            self.sched.step()
+            loss, terms = self.train_step(batch, examples, epoch * self.steps_per_epoch + n_steps)
             busy += time.perf_counter() - t0
             # summed on the device (in double, as the Python floats were): a float() per step would wait for the
             # accelerator every step; the sums are read once per epoch
