@@ -72,6 +72,9 @@ class Study:
     preset_defaults: dict = field(default_factory=dict)  # applied before base: the study's own values win
     reductions: tuple = ()  # what the command line's selection and the preset cut, in words
     cli_overrides: dict = field(default_factory=dict)  # the runner's --set, applied to every trial, last
+    # what train.amp=auto trains in where the trials run (bf16 | none), decided by the runner for the machine or
+    # cluster that trains them; None: this machine, for the device a trial asks for (shapca/precision.py)
+    amp_auto: str | None = None
 
     @property
     def is_grid(self) -> bool:

@@ -137,6 +137,8 @@ def resolve(study: Study, dataset: str, seed: int, row_overrides: dict, where: s
         cfg = Config().update(flat, where=where)
     except ConfigError as e:
         raise StudyError(str(e)) from None
+    if cfg.train.amp == "auto":  # a trial's identity names the precision it trains in
+        cfg.train.amp = study.amp_auto or local_amp(study)
     _check_context(cfg, where)
     if cfg.shapley.estimator == "exact":
         from shapca.shapley import MAX_EXACT_PLAYERS  # the contexts of one mini-batch are the players
@@ -146,6 +148,13 @@ def resolve(study: Study, dataset: str, seed: int, row_overrides: dict, where: s
             raise StudyError(f"{where}: shapley.estimator=exact enumerates 2^k coalitions of the k pairs of a "
                              f"mini-batch; train.batch_size {cfg.train.batch_size} exceeds {MAX_EXACT_PLAYERS}")
     return cfg, flat
+
+
+def local_amp(study: Study) -> str:
+    """What train.amp=auto trains in on this machine, on the device the study's trials ask for."""
+    from shapca.precision import resolve_amp
+
+    return resolve_amp("auto", "cuda" if study.resources.get("gpus_per_worker", 0) else "cpu")
 
 
 def _check_context(cfg: Config, where: str) -> None:

@@ -42,7 +42,7 @@ BEFORE_FIX = "full model (joint), before the fix"
 ENCODER_ONLY = ("full model (joint)", "full model (separate)")
 
 
-def pooled_task_states(model, batch, states, ctx_alone):
+def pooled_task_states(model, batch, states, ctx_alone, text_alone=None):
     """The alignment views as they were before the fix: both pooled from the joint encoding."""
     from shapca.model import masked_mean
 

@@ -16,6 +16,9 @@ import yaml
 from shapca.data.types import DATASETS
 
 
+AMP_CHOICES = ("auto", "bf16", "none")  # train.amp; `auto` is resolved before a run's identity is taken
+
+
 class ConfigError(ValueError):
     """A config key or value that does not exist or does not fit; the message names the key."""
 
@@ -76,7 +79,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
-    amp: str = "none"  # none | bf16 (autocast on CUDA)
+    amp: str = "auto"  # auto (bf16 where the device computes it natively) | bf16 | none (float32): shapca/precision.py
     fail_at_epoch: int = 0  # test hook: raise at the start of this epoch (0 = never)
     num_threads: int = 0  # torch intra-op threads (0 = torch default)
     length_bucket_pool: int = 50  # batches per pool sorted by length before batching (less padding); 0: plain shuffle
@@ -154,7 +157,7 @@ class Config:
             "shapley.estimator": ("auto", "exact", "permutation", "closed_form"),
             "align.alignment": ("shapley", "infonce", "none"),
             "train.device": ("auto", "cpu", "cuda"),
-            "train.amp": ("none", "bf16"),
+            "train.amp": AMP_CHOICES,
         }
         flat = self.flat()
         for key, allowed in choices.items():
@@ -190,6 +193,9 @@ class Config:
     def hash(self, exclude: tuple[str, ...] = ()) -> str:
         """Identity of a run: the resolved config minus keys that do not change results (paths, test hooks), and
         minus keys added since identity was defined that still hold the value that keeps the old behaviour."""
+        if self.train.amp == "auto":  # two machines could train an `auto` config in different precisions
+            raise ConfigError("train.amp=auto has no identity until it is resolved to the precision the run trains "
+                              "in (shapca.precision.resolve_amp)")
         flat = {k: v for k, v in self.flat().items() if k not in NON_IDENTITY and k not in exclude
                 and not (k in ADDED_SINCE and ADDED_SINCE[k] == v)}
         return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]

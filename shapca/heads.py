@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from shapca.crf import CRF
+from shapca.precision import widened
 from shapca.data.bio import spans_from_bio
 
 
@@ -22,14 +23,19 @@ class TaggingHead(nn.Module):
         self.emit = nn.Linear(hidden, len(self.tags))
         self.crf = CRF(len(self.tags), bio_tags=self.tags) if crf else None
 
+    def emissions(self, words: torch.Tensor) -> torch.Tensor:
+        """Per-word tag scores in float32 (under bf16 autocast too): the CRF's log-sum-exp and Viterbi scores add
+        them up over the sentence, which bf16's 8-bit mantissa would round."""
+        return widened(self.emit(words))
+
     def loss(self, words: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        em = self.emit(self.drop(words))
+        em = self.emissions(self.drop(words))
         if self.crf is not None:
             return self.crf.neg_log_likelihood(em, tags, mask)
         return nn.functional.cross_entropy(em[mask], tags[mask])
 
     def decode(self, words: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
-        em = self.emit(words)
+        em = self.emissions(words)
         if self.crf is not None:
             paths = self.crf.decode(em, mask)
         else:
@@ -48,7 +54,8 @@ class RelationHead(nn.Module):
 
     def logits(self, states: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
         rows = torch.arange(states.size(0), device=states.device)
-        return self.mlp(torch.cat([states[rows, marks[:, 0]], states[rows, marks[:, 1]]], -1))
+        # float32 logits (under bf16 autocast too): the loss's log-softmax needs them
+        return widened(self.mlp(torch.cat([states[rows, marks[:, 0]], states[rows, marks[:, 1]]], -1)))
 
 
 class PairHead(nn.Module):
@@ -66,7 +73,7 @@ class PairHead(nn.Module):
             return words.new_zeros((0, len(self.relations)))
         h = torch.stack([words[b, hs:he].mean(0) for b, (hs, he), _ in pairs])
         t = torch.stack([words[b, ts:te].mean(0) for b, _, (ts, te) in pairs])
-        return self.mlp(torch.cat([h, t, h * t], -1))
+        return widened(self.mlp(torch.cat([h, t, h * t], -1)))  # float32, as RelationHead.logits
 
 
 def gold_pairs(triples_per_row, n_words: list[int], rel2id: dict[str, int], max_entities: int = 24):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from shapca.precision import float32, widened
 from shapca.shapley import shapley_values
 
 MODES = ("shapley", "infonce")
@@ -43,15 +44,18 @@ def alignment_loss(a: torch.Tensor, b: torch.Tensor, mode: str = "shapley", tau:
         raise ValueError(f"a and b must both be [k, d] with the same shape, got {tuple(a.shape)} and "
                          f"{tuple(b.shape)}")
     if a.shape[0] < 2:
-        return (a.sum() + b.sum()) * 0.0
-    scores = F.normalize(b, dim=-1) @ F.normalize(a, dim=-1).T  # [targets b, players a]
-    directions = [scores, scores.T] if both_directions else [scores]
-    losses = []
-    for game in directions:
-        if mode == "infonce":
-            logits = game
-        else:
-            logits = shapley_values(game, value=value, estimator=estimator, samples=samples,
-                                    antithetic=antithetic, generator=generator, beta=beta)
-        losses.append(_contrastive(logits / tau))
-    return torch.stack(losses).mean()
+        return widened(a.sum() + b.sum()) * 0.0
+    # float32 whatever the caller's autocast: the scores' small differences are what the Shapley values and the
+    # contrastive logits (divided by tau) are made of, and bf16 keeps 2-3 significant digits
+    with float32(a.device.type):
+        scores = F.normalize(widened(b), dim=-1) @ F.normalize(widened(a), dim=-1).T  # [targets b, players a]
+        directions = [scores, scores.T] if both_directions else [scores]
+        losses = []
+        for game in directions:
+            if mode == "infonce":
+                logits = game
+            else:
+                logits = shapley_values(game, value=value, estimator=estimator, samples=samples,
+                                        antithetic=antithetic, generator=generator, beta=beta)
+            losses.append(_contrastive(logits / tau))
+        return torch.stack(losses).mean()

@@ -124,18 +124,32 @@ class ShapCA(nn.Module):
     def encoder_params(self):
         return list(self.encoder.parameters())
 
-    def alignment_views(self, batch: dict, states: torch.Tensor,
-                        ctx_alone: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, batch: dict, passes: list[tuple[str, str]]) -> list[torch.Tensor]:
+        """The encoder's last hidden states for each (ids key, mask key) of `batch`, with the word embeddings of all
+        the passes looked up in one call. Its backward then builds one dense gradient of the embedding table (30522
+        x 384 for MiniLM, 47 MB) instead of one per pass: three of those, zeroed in fresh memory and summed, cost a
+        training step more than any encoder layer's products in bf16 (docs/method.md, "Precision and speed")."""
+        embed = self.encoder.get_input_embeddings()
+        if embed is None or len(passes) == 1:
+            return [self.encoder(input_ids=batch[i], attention_mask=batch[m]).last_hidden_state for i, m in passes]
+        ids = [batch[i] for i, _ in passes]
+        looked_up = embed(torch.cat([x.reshape(-1) for x in ids])).split([x.numel() for x in ids])
+        return [self.encoder(inputs_embeds=vectors.view(*x.shape, -1), attention_mask=batch[m]).last_hidden_state
+                for vectors, x, (_, m) in zip(looked_up, ids, passes)]
+
+    def alignment_views(self, batch: dict, states: torch.Tensor, ctx_alone: torch.Tensor,
+                        text_alone: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Pooled text and context vectors for the alignment games, each encoded without seeing the other.
 
         In joint mode every token of the task's encoding has attended to both parts, so pooling it would let the
         loss match a text to the context it was encoded with, whatever they mean (docs/method.md, section 7).
         The alignment therefore reads a text-only pass (the text prefix of the joint sequence, same positions) and
         the context-only pass `ctx_alone`; in separate mode the task's text states already are the text-only pass.
+        `text_alone`: the text-only pass where the caller has encoded it already (forward does, with the others).
         """
         if self.joint:
             mask = batch["text_ids_mask"]
-            states = self.encoder(input_ids=batch["text_ids"], attention_mask=mask).last_hidden_state
+            states = text_alone if text_alone is not None else self.encode(batch, [("text_ids", "text_ids_mask")])[0]
         else:
             mask = batch["text_mask"]
         return masked_mean(states, mask), masked_mean(ctx_alone, batch["context_mask"])
@@ -143,13 +157,16 @@ class ShapCA(nn.Module):
     def forward(self, batch: dict, image: torch.Tensor | None = None, image_present: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> dict:
         """Encode, align and fuse. Returns token states, word states and the alignment loss terms."""
-        states = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         text_mask = batch["text_mask"]
         align = self.training and bool(self.w_ct or self.w_ci)  # a training signal; evaluation skips it
-        ctx, ctx_mask, ctx_alone = None, None, None
+        passes = [("input_ids", "attention_mask")]
         if self.use_context and (align or not self.joint):
-            ctx_alone = self.encoder(input_ids=batch["context_ids"],
-                                     attention_mask=batch["context_mask"]).last_hidden_state
+            passes.append(("context_ids", "context_mask"))
+        if align and self.joint:
+            passes.append(("text_ids", "text_ids_mask"))
+        encoded = dict(zip((ids for ids, _ in passes), self.encode(batch, passes)))
+        states, ctx_alone, text_alone = encoded["input_ids"], encoded.get("context_ids"), encoded.get("text_ids")
+        ctx, ctx_mask = None, None
         if self.use_context:
             ctx, ctx_mask = ((states, batch["joint_context_mask"]) if self.joint
                              else (ctx_alone, batch["context_mask"]))
@@ -157,7 +174,7 @@ class ShapCA(nn.Module):
 
         terms = {}
         if align:
-            text_pooled, ctx_pooled = self.alignment_views(batch, states, ctx_alone)
+            text_pooled, ctx_pooled = self.alignment_views(batch, states, ctx_alone, text_alone)
             text_vec, ctx_vec = self.proj["text"](text_pooled), self.proj["context"](ctx_pooled)
             kw = dict(mode=self.cfg.align.alignment, tau=self.cfg.align.tau, value=self.cfg.shapley.value,
                       estimator=self.cfg.shapley.estimator, samples=self.cfg.shapley.samples,
