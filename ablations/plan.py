@@ -114,6 +114,9 @@ def describe_plan(study: Study, preset: str | None = None, done_hashes=frozenset
     if study.dataset_overrides:
         lines.append("per-dataset " + "; ".join(f"{d}: {_fmt(o)}" for d, o in study.dataset_overrides.items()))
     lines.append(f"encoder    {', '.join(sorted(_encoders(study)))}")
+    if study.amp_auto:
+        lines.append(f"precision  train.amp=auto trains in {'bf16 autocast' if study.amp_auto == 'bf16' else 'float32'}"
+                     f" (decided by {study.amp_decided or 'the runner'})")
     if study.base:
         lines.append(f"base       {_fmt(study.base)}")
     if study.cli_overrides:

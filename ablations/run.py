@@ -9,6 +9,7 @@ A trial is identified by the hash of its resolved config: rerunning a study skip
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import signal
@@ -20,6 +21,7 @@ from ablations.estimate import OVERHEAD_METRIC
 from ablations.outbox import Outbox
 from ablations.plan import describe_plan
 from ablations.plan_record import plan_record
+from ablations.precision import training_amp
 from ablations.presets import apply_preset
 from ablations.status import describe as describe_status
 from ablations.status import planned, price
@@ -78,6 +80,8 @@ def main(argv=None) -> int:
     try:
         chosen = select(load_study(args.study), args.datasets, args.variants, args.seeds)
         study = with_cli_overrides(apply_preset(chosen, args.preset or "full"), args.set)
+        amp, decided = training_amp(args.address, study.resources)  # what train.amp=auto trains in, once
+        study = dataclasses.replace(study, amp_auto=amp, amp_decided=decided)
         trials = planned(study)  # every trial's config resolves (and a bad --set fails) here, before any output
     except StudyError as e:
         print(f"error: {e}", file=sys.stderr)

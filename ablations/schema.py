@@ -75,6 +75,7 @@ class Study:
     # what train.amp=auto trains in where the trials run (bf16 | none), decided by the runner for the machine or
     # cluster that trains them; None: this machine, for the device a trial asks for (shapca/precision.py)
     amp_auto: str | None = None
+    amp_decided: str = ""  # where amp_auto was decided, in words (for the dry run)
 
     @property
     def is_grid(self) -> bool:
