@@ -30,6 +30,7 @@ from ablations.tracking import StudyRuns, TrackingError, check_reachable, defaul
 from ablations.trials import Outcome, connect_ray, first_payload, machine_resources, run_grid, run_optuna
 from reports.contract import COMMAND_TAG, MACHINE_TAG, PLAN_ARTIFACT, WALL_METRIC
 from shapca.config_help import config_help
+from shapca.data.fetch import CACHE_ENV, MIRROR_ENV
 from shapca.model import EncoderUnavailable, check_encoder
 
 
@@ -77,6 +78,9 @@ def storage_path(value: str) -> str:
 def main(argv=None) -> int:
     started = time.time()
     args = parse_args(argv)
+    for var in (MIRROR_ENV, CACHE_ENV):  # trial processes run in Ray's own folders: a relative path would miss
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).resolve())
     try:
         chosen = select(load_study(args.study), args.datasets, args.variants, args.seeds)
         study = with_cli_overrides(apply_preset(chosen, args.preset or "full"), args.set)

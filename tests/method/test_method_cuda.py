@@ -66,3 +66,10 @@ def test_fusion_on_cuda_matches_cpu(gate):
     expected = fusion(text, text_mask, context, context_mask, image)
     got = fusion.to(CUDA)(*(x.to(CUDA) for x in (text, text_mask, context, context_mask, image)))
     torch.testing.assert_close(got.cpu(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_auto_trains_in_bf16_where_the_gpu_computes_it_natively():
+    from shapca.precision import resolve_amp
+
+    native = torch.cuda.get_device_capability()[0] >= 8  # Ampere (A100) and newer
+    assert resolve_amp("auto", "cuda") == ("bf16" if native else "none")
