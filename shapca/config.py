@@ -83,6 +83,7 @@ class TrainConfig:
     fail_at_epoch: int = 0  # test hook: raise at the start of this epoch (0 = never)
     num_threads: int = 0  # torch intra-op threads (0 = torch default)
     length_bucket_pool: int = 50  # batches per pool sorted by length before batching (less padding); 0: plain shuffle
+    grad_share_every: int = 50  # every N steps, measure each loss term's share of the encoder's gradient (0: never)
 
 
 @dataclass
@@ -176,7 +177,8 @@ class Config:
         for key in positive:
             if not flat[key] > 0:
                 raise ConfigError(f"{where}: {key} must be positive, got {flat[key]!r}")
-        for key in ("align.context_text", "align.context_image", "data.limit_train", "data.limit_eval"):
+        for key in ("align.context_text", "align.context_image", "data.limit_train", "data.limit_eval",
+                    "train.grad_share_every"):
             if flat[key] < 0:
                 raise ConfigError(f"{where}: {key} must not be negative, got {flat[key]!r}")
 
@@ -204,7 +206,7 @@ class Config:
 SECTIONS = ("data", "model", "shapley", "align", "train")
 # Keys that say where things are or how to run them, not what is computed: left out of a run's identity.
 NON_IDENTITY = ("data.mirror", "data.cache", "train.device", "train.fail_at_epoch", "train.num_threads",
-                "train.eval_batch_size")
+                "train.eval_batch_size", "train.grad_share_every")
 
 # A key added to the config after its first release, with the value that reproduces the behaviour from before it
 # existed. Left out of the hash at that value, so an upgrade does not orphan finished trials (docs/studies.md,

@@ -92,6 +92,7 @@ class ShapCA(nn.Module):
         on = a.alignment != "none" and self.use_context
         self.w_ct = a.context_text if on else 0.0
         self.w_ci = a.context_image if (on and self.use_image) else 0.0
+        self.term_weights = {"align_context_text": self.w_ct, "align_context_image": self.w_ci}  # in the loss
 
         if self.use_image:
             self.image_proj = nn.Linear(image_dim, hidden)
@@ -156,7 +157,8 @@ class ShapCA(nn.Module):
 
     def forward(self, batch: dict, image: torch.Tensor | None = None, image_present: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> dict:
-        """Encode, align and fuse. Returns token states, word states and the alignment loss terms."""
+        """Encode, align and fuse. Returns token states, word states and the alignment loss terms (each as it is,
+        its weight in the loss in `term_weights`)."""
         text_mask = batch["text_mask"]
         align = self.training and bool(self.w_ct or self.w_ci)  # a training signal; evaluation skips it
         passes = [("input_ids", "attention_mask")]
@@ -181,11 +183,11 @@ class ShapCA(nn.Module):
                       antithetic=self.cfg.shapley.antithetic, beta=self.cfg.shapley.beta, generator=generator,
                       both_directions=self.cfg.align.both_directions)
             if self.w_ct:
-                terms["align_context_text"] = (self.w_ct, alignment_loss(ctx_vec, text_vec, **kw))
+                terms["align_context_text"] = alignment_loss(ctx_vec, text_vec, **kw)
             if self.w_ci and img is not None:
                 keep = image_present if image_present is not None else torch.ones(len(img), dtype=torch.bool)
                 img_vec = self.proj["image"](img.mean(1))
-                terms["align_context_image"] = (self.w_ci, alignment_loss(ctx_vec[keep], img_vec[keep], **kw))
+                terms["align_context_image"] = alignment_loss(ctx_vec[keep], img_vec[keep], **kw)
 
         if self.fusion is not None:
             fused = self.fusion(states, text_mask, ctx, ctx_mask, img)

@@ -156,39 +156,64 @@ class Trainer:
         img, present = self._images(examples)
         with self._autocast():
             out = self.net(batch, img, present, generator)
-            terms = {"task": task_loss(self.model, out, batch, examples)}
-            loss = terms["task"]
-            for name, (w, value) in out["terms"].items():
-                terms[name] = value
-                loss = loss + w * value
+            terms = {"task": task_loss(self.model, out, batch, examples), **out["terms"]}
+            loss = sum(self._weight(name) * value for name, value in terms.items())
         return loss, terms
 
-    def train_step(self, batch: dict, examples: list, step: int) -> tuple[torch.Tensor, dict]:
+    def _weight(self, term: str) -> float:
+        return self.model.term_weights.get(term, 1.0)
+
+    def train_step(self, batch: dict, examples: list, step: int,
+                   measure: bool = False) -> tuple[torch.Tensor, dict, dict | None]:
         """One optimisation step, as training takes it: the loss, backward, gradient clipping, AdamW and the
         learning-rate schedule. `step` is the global step, which seeds the step's Shapley permutations. Returns the
-        loss and each term (not detached; the caller reads them when it needs to)."""
+        loss and each term (not detached; the caller reads them when it needs to), and with `measure` the encoder
+        gradient norm of each weighted term (gradient_norms), else None."""
         self.net.train()
         gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed * 7919 + step)
         loss, terms = self.batch_loss(_to(batch, self.device), examples, gen)
+        norms = self.gradient_norms(terms) if measure else None
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
         self.opt.step()
         self.sched.step()
-        return loss, terms
+        return loss, terms, norms
+
+    def gradient_norms(self, terms: dict) -> dict[str, float]:
+        """The norm of each weighted loss term's gradient in the encoder's parameters: how much of the encoder's
+        update each term drives (docs/tracking.md, `grad_share_*`). Taken with autograd.grad on the step's own graph
+        before its backward: no gradient is accumulated and no random number drawn, so training is unchanged."""
+        params = [p for p in self.model.encoder_params() if p.requires_grad]
+        norms = {}
+        for name, value in terms.items():
+            if not value.requires_grad:
+                continue
+            grads = torch.autograd.grad(self._weight(name) * value, params, retain_graph=True, allow_unused=True)
+            norms[name] = float(torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(g.float()) for g in grads if g is not None] or [value.new_zeros(())])))
+        return norms
+
+    def _measures_gradients(self, n_steps: int) -> bool:
+        every = self.cfg.train.grad_share_every
+        # autograd.grad bypasses DDP's gradient hooks, so data-parallel workers do not measure
+        return bool(every) and self.dist.world == 1 and n_steps % every == 0
 
     def train_epoch(self, epoch: int, progress=None) -> dict:
         enc, exs = self.prep.encoded["train"], self.prep.examples["train"]
         pad = self.prep.tokenizer.pad_token_id
         order = self._order(epoch)
-        sums, n_steps, n_seen, busy = {}, 0, 0, 0.0
+        sums, n_steps, n_seen, busy, measured = {}, 0, 0, 0.0, []
         for s in range(0, len(order), self.per_rank):
             idx = order[s: s + self.per_rank]
             t0 = time.perf_counter()
             batch, examples = _to(collate([enc[i] for i in idx], pad), self.device), [exs[i] for i in idx]
-            loss, terms = self.train_step(batch, examples, epoch * self.steps_per_epoch + n_steps)
+            loss, terms, norms = self.train_step(batch, examples, epoch * self.steps_per_epoch + n_steps,
+                                                 measure=self._measures_gradients(n_steps))
             busy += time.perf_counter() - t0
+            if norms:
+                measured.append(norms)
             # summed on the device (in double, as the Python floats were): a float() per step would wait for the
             # accelerator every step; the sums are read once per epoch
             for k, v in {"loss": loss, **terms}.items():
@@ -200,6 +225,7 @@ class Trainer:
             progress.close()
         rec = {f"loss_{k}" if k != "loss" else "train_loss": float(v) / max(1, n_steps) for k, v in sums.items()}
         rec.update(step_time_s=busy / max(1, n_steps), samples_per_s=n_seen * self.dist.world / max(busy, 1e-9))
+        rec.update(gradient_shares(measured))
         return rec
 
     @torch.no_grad()
@@ -244,6 +270,18 @@ class Trainer:
             for cb in callbacks:
                 cb.on_epoch_end(dict(rec, best_epoch=self.best["epoch"]), self.state)
         return FitResult(self.history, self.best, self.predictions, dict(self.model.active))
+
+
+def gradient_shares(measured: list[dict[str, float]]) -> dict[str, float]:
+    """Per loss term, over the measured steps of an epoch: the mean encoder gradient norm (`grad_norm_<term>`) and
+    the mean share of the terms' summed norms (`grad_share_<term>`)."""
+    if not measured:
+        return {}
+    out = {}
+    for name in measured[0]:
+        out[f"grad_norm_{name}"] = sum(m[name] for m in measured) / len(measured)
+        out[f"grad_share_{name}"] = sum(m[name] / max(sum(m.values()), 1e-12) for m in measured) / len(measured)
+    return out
 
 
 def fit(cfg: Config, callbacks: tuple[Callback, ...] = (), resume: dict | None = None,

@@ -131,3 +131,25 @@ def test_short_real_run_on_each_dataset(dataset, context):
         assert all(len(r["tokens"]) == len(r["gold"]) == len(r["pred"]) for r in result.predictions)
     if dataset == "mnre":
         assert all({"head", "tail"} <= set(r) for r in result.predictions)
+
+
+def test_measuring_the_gradient_shares_leaves_training_unchanged(prep_joint):
+    def history(every: int) -> list[dict]:
+        cfg = small(**{"train.epochs": 2, "train.grad_share_every": every, "train.batch_size": 4})
+        return Trainer(cfg, prep=prep_joint, **QUIET).fit().history
+
+    measured, plain = history(1), history(0)
+    drop = lambda h: {k: v for k, v in h.items() if not k.startswith("grad_") and not k.endswith("_s")}  # noqa: E731
+    assert [drop(h) for h in measured] == [drop(h) for h in plain]  # every loss and score, to the last bit
+    for epoch in measured:
+        shares = {k: v for k, v in epoch.items() if k.startswith("grad_share_")}
+        assert set(shares) == {"grad_share_task", "grad_share_align_context_text"}
+        assert math.isclose(sum(shares.values()), 1.0, rel_tol=1e-9)
+        assert 0 < shares["grad_share_align_context_text"] < 1 and epoch["grad_norm_task"] > 0
+    assert not any(k.startswith("grad_") for k in plain[0])
+
+
+def test_a_term_weighted_out_has_no_share(prep_joint):
+    cfg = small(**{"align.context_text": 0.0, "train.grad_share_every": 1})
+    epoch = Trainer(cfg, prep=prep_joint, **QUIET).fit().history[0]
+    assert {k for k in epoch if k.startswith("grad_share_")} == {"grad_share_task"}
