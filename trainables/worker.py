@@ -13,15 +13,20 @@ import torch
 
 from shapca.config import Config
 from shapca.trainer import Callback, Distributed, fit
-from trainables.checkpoints import STATE_FILE, checkpoint_files
+from trainables.checkpoints import STATE_FILE, checkpoint_files, read_state
 from trainables.epoch_report import epoch_metrics
 
 def load_checkpoint_state(ckpt) -> dict | None:
     if ckpt is None:
         return None
     with ckpt.as_directory() as d:
-        # weights_only: the state is tensors and plain Python values; nothing else is ever unpickled
-        return torch.load(Path(d) / STATE_FILE, weights_only=True, map_location="cpu")
+        path = Path(d) / STATE_FILE
+        try:
+            return read_state(path.read_bytes())
+        except Exception as e:  # noqa: BLE001 - a damaged file fails in many types; Ray keeps its checkpoints
+            print(f"checkpoint {ckpt.path}/{STATE_FILE} cannot be read ({type(e).__name__}: {str(e)[:200]}); "
+                  f"the trial starts again from scratch", flush=True)
+            return None
 
 
 class TrainReport(Callback):

@@ -12,6 +12,11 @@ class DataError(ValueError):
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):
+        # rebuilt from its own arguments: Ray copies and pickles a trial's exception, and the default rebuild calls
+        # DataError(str(self)), which would fail and replace the message with a TypeError
+        return type(self), (self.path, self.line, self.message)
+
 
 class FetchError(RuntimeError):
     """An upstream file could not be obtained (not in the mirror, network failure, bad archive)."""
