@@ -7,14 +7,13 @@ archives are extracted into <cache>/extracted/<sha256 prefix>/.
 
 Integrity. Every file is checked against manifest.tsv (size and sha256) before use. A download streams into a
 temporary ".part" file that is renamed into place only after both checks pass; on any failure it is deleted, so
-a partial or wrong file never looks complete. The result of checking a file is remembered by (path, size,
-mtime) in <cache>/verified.json, so unchanged files are hashed once.
+a partial or wrong file never looks complete. Each process that reads a file hashes it once: no record of an
+earlier check is trusted, since a file can change and keep its size and modification time.
 """
 from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import os
 import tempfile
 import urllib.parse
@@ -56,39 +55,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-_verified_here: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, sha256) checked by this process
+# (path, size, mtime_ns, sha256) hashed by this process: every process that reads a file hashes it once (the files
+# are small), so a changed byte is caught whatever the file's size and modification time say
+_verified_here: set[tuple[str, int, int, str]] = set()
 
 
-def _stamp_file(cache: Path) -> Path:
-    return cache / "verified.json"
-
-
-def _read_stamps(cache: Path) -> dict:
-    try:
-        data = json.loads(_stamp_file(cache).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}  # a missing or damaged stamp file only costs a re-hash
-
-
-def _write_stamp(cache: Path, key: str, value: list) -> None:
-    stamps = _read_stamps(cache)
-    stamps[key] = value
-    tmp = None
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix="verified.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(stamps, f)
-        os.replace(tmp, _stamp_file(cache))
-    except OSError:
-        pass  # a read-only cache just means hashing again next time; concurrent writers may drop a stamp
-    finally:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def verify(path: Path, entry: manifest.Entry, cache: Path) -> None:
+def verify(path: Path, entry: manifest.Entry) -> None:
     """Raise ChecksumError unless `path` has the entry's size and sha256."""
     st = path.stat()
     if st.st_size != entry.bytes:
@@ -96,15 +68,10 @@ def verify(path: Path, entry: manifest.Entry, cache: Path) -> None:
     ident = (str(path.resolve()), st.st_size, st.st_mtime_ns, entry.sha256)
     if ident in _verified_here:
         return
-    key = ident[0]
-    if _read_stamps(cache).get(key) == [st.st_size, st.st_mtime_ns, entry.sha256]:
-        _verified_here.add(ident)
-        return
     digest = _sha256(path)
     if digest != entry.sha256:
         raise ChecksumError(f"{path}: sha256 {digest}, manifest says {entry.sha256} ({entry.key})")
     _verified_here.add(ident)
-    _write_stamp(cache, key, [st.st_size, st.st_mtime_ns, entry.sha256])
 
 
 def url_of(entry: manifest.Entry, base_url: str = DEFAULT_BASE_URL) -> str:
@@ -153,12 +120,12 @@ def resolve(repo: str, path: str, mirror: str | None = None, cache: str | None =
         local = mdir / repo / path
         if not local.is_file():
             raise FetchError(f"{entry.key} is missing from the mirror {mdir} (expected {local})")
-        verify(local, entry, cdir)
+        verify(local, entry)
         return local
     local = cdir / "files" / repo / path
     if local.is_file():
         try:
-            verify(local, entry, cdir)
+            verify(local, entry)
             return local
         except ChecksumError as e:
             if log:
@@ -167,7 +134,7 @@ def resolve(repo: str, path: str, mirror: str | None = None, cache: str | None =
     if log:
         log(f"downloading {url_of(entry, base_url)} ({entry.bytes} bytes)")
     download(entry, local, base_url)
-    verify(local, entry, cdir)
+    verify(local, entry)
     return local
 
 

@@ -1,4 +1,3 @@
-import json
 import os
 import shutil
 
@@ -36,12 +35,21 @@ def test_locations_from_arguments_then_environment(tmp_path, monkeypatch):
     assert fetch.cache_dir() == fetch.Path("~/.cache/shapca").expanduser()
 
 
-def test_mirror_files_are_verified_and_stamped(mirror, tmp_path, monkeypatch):
-    monkeypatch.setattr(fetch, "_verified_here", set())  # forget what earlier tests verified in this process
-    path = fetch.resolve(*MNRE_DEV, mirror=str(mirror), cache=str(tmp_path))
-    assert path == mirror / "thecharm/MNRE/mnre_txt/mnre_val .txt"
-    stamps = json.loads((tmp_path / "verified.json").read_text())
-    assert stamps[str(path.resolve())][0] == path.stat().st_size
+def test_each_process_hashes_what_it_reads_whatever_the_file_times_say(mirror, tmp_path, monkeypatch):
+    fake = tmp_path / "mirror"
+    copy = fake / REL2ID[0] / REL2ID[1]
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(mirror / REL2ID[0] / REL2ID[1], copy)
+    assert fetch.resolve(*REL2ID, mirror=str(fake), cache=str(tmp_path / "c")) == copy
+    stat = copy.stat()
+    data = bytearray(copy.read_bytes())
+    data[10] ^= 1  # one byte changed, size and modification time kept
+    copy.write_bytes(bytes(data))
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    monkeypatch.setattr(fetch, "_verified_here", set())  # a new process
+    with pytest.raises(ChecksumError, match="sha256"):
+        fetch.resolve(*REL2ID, mirror=str(fake), cache=str(tmp_path / "c"))
+    assert not list((tmp_path / "c").glob("verified*"))  # no record of checks is kept to be trusted later
 
 
 def test_mirror_missing_or_tampered_file_is_refused(mirror, tmp_path):
