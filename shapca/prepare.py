@@ -30,6 +30,7 @@ class Prepared:
     examples: dict[str, list] = field(default_factory=dict)
     encoded: dict[str, list[Encoded]] = field(default_factory=dict)
     coverage: dict[str, str] = field(default_factory=dict)
+    contexts: dict[str, list[str]] = field(default_factory=dict)  # split -> one context text per example
     tokenizer: object = None
     image_source: object = None
 
@@ -70,7 +71,7 @@ def prepare(cfg: Config, log=print) -> Prepared:
         examples = _limit(examples, d.limit_train if split == "train" else d.limit_eval)
         contexts, cov = load_contexts(d.dataset, split, d.context, examples, fallback=d.context_fallback,
                                       mirror=mirror, cache=cache)
-        prep.examples[split], prep.coverage[split] = examples, str(cov)
+        prep.examples[split], prep.coverage[split], prep.contexts[split] = examples, str(cov), contexts
         prep.encoded[split] = _encode_cached(cfg, split, examples, contexts, prep.tokenizer)
     if d.image != "none":
         from shapca.data.images import get_image_source

@@ -60,8 +60,9 @@ def predict(model, out: dict, batch: dict, examples: list) -> list:
     return [sorted(f) for f in found]
 
 
-def score(task: str, examples: list, preds: list) -> tuple[dict, list[dict]]:
-    """Micro P/R/F1 (computed, as DESIGN.md says) and per-example counts for paired significance tests."""
+def score(task: str, examples: list, preds: list, contexts: list[str] | None = None) -> tuple[dict, list[dict]]:
+    """Micro P/R/F1 (computed, as DESIGN.md says) and per example: its words, counts for paired significance tests,
+    gold and prediction, and (where given) the context text it was read with."""
     if task == "ner":
         gold = [e.tags for e in examples]
     elif task == "re":
@@ -73,6 +74,9 @@ def score(task: str, examples: list, preds: list) -> tuple[dict, list[dict]]:
     prf = metrics.prf_from_counts(*(sum(c[i] for c in counts) for i in range(3)))
     rows = [{"id": e.id, **_words(task, e), "tp": tp, "fp": fp, "fn": fn, "gold": _jsonable(g), "pred": _jsonable(p)}
             for e, (tp, fp, fn), g, p in zip(examples, counts, gold, preds)]
+    if contexts is not None:
+        for row, text in zip(rows, contexts):
+            row["context"] = text
     return {k: float(prf[k]) for k in ("precision", "recall", "f1")}, rows
 
 

@@ -243,7 +243,7 @@ class Trainer:
                 out = self.model(batch, img, present)
                 for i, p in zip(idx, predict(self.model, out, batch, examples)):
                     preds[i] = p
-        return score(self.prep.task, exs, preds)
+        return score(self.prep.task, exs, preds, self.prep.contexts.get(split))
 
     def fit(self, callbacks: tuple[Callback, ...] = (), progress_factory=None) -> FitResult:
         for cb in callbacks:

@@ -48,3 +48,10 @@ def test_jmere_rows_carry_tokens_the_quintuples_index():
     head_start, head_end = row["gold"][0][:2]
     assert row["tokens"][head_start:head_end] == ["Ann"]
     round_trip(rows)
+
+
+def test_rows_carry_the_context_text_they_were_read_with():
+    ex = NERExample("twitter2017/test/0", ["RT", "Obama"], ["O", "B-PER"], "1.jpg")
+    _, rows = score("ner", [ex], [["O", "B-PER"]], contexts=["a man at a podium"])
+    assert rows[0]["context"] == "a man at a podium"
+    round_trip(rows)  # the reports read such rows as before
