@@ -137,7 +137,8 @@ class Trainer:
         np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
     # ---- loop ---------------------------------------------------------------------------------------------
-    def _order(self, epoch: int) -> list[int]:
+    def batch_order(self, epoch: int) -> list[int]:
+        """This rank's training examples of an epoch in batch order (length-bucketed unless the pool is 0)."""
         t = self.cfg.train
         return epoch_order(self.lengths["train"], t.seed, epoch, self.per_rank, self.dist.world, self.dist.rank,
                            t.length_bucket_pool)
@@ -203,7 +204,7 @@ class Trainer:
     def train_epoch(self, epoch: int, progress=None) -> dict:
         enc, exs = self.prep.encoded["train"], self.prep.examples["train"]
         pad = self.prep.tokenizer.pad_token_id
-        order = self._order(epoch)
+        order = self.batch_order(epoch)
         sums, n_steps, n_seen, busy, measured = {}, 0, 0, 0.0, []
         for s in range(0, len(order), self.per_rank):
             idx = order[s: s + self.per_rank]
