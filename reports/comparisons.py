@@ -9,7 +9,7 @@ from __future__ import annotations
 from shapca.data.types import TASK_OF
 
 from reports.intervals import Comparison, compare
-from reports.looks import Key, Round, plan_round, schedule, study_alpha
+from reports.looks import Key, Round, look_levels, plan_round, schedule, study_level
 from reports.names import dataset_name
 from reports.records import ReportError, StudyData, StudyInfo
 from reports.rows import reference_variant, runs_of, variant_order
@@ -19,10 +19,15 @@ DEFAULT_MARGINS = {"ner": 0.5, "re": 1.0, "jmere": 1.0}  # F1 points, per task; 
 UNKNOWN_TASK_MARGIN = 1.0  # a dataset this list does not know
 
 
-def margin(info: StudyInfo, dataset: str) -> float:
-    if info.margin is not None:
-        return info.margin
+def margin_for(dataset: str, declared: float | None = None) -> float:
+    """The margin of a comparison on the dataset: the declared one, else the default of the dataset's task."""
+    if declared is not None:
+        return declared
     return DEFAULT_MARGINS.get(TASK_OF.get(dataset, ""), UNKNOWN_TASK_MARGIN)
+
+
+def margin(info: StudyInfo, dataset: str) -> float:
+    return margin_for(dataset, info.margin)
 
 
 def margin_text(info: StudyInfo) -> str:
@@ -60,22 +65,27 @@ def verdict_against(data: StudyData, variant: str, reference: str, dataset: str)
     comparison, note = comparison_against(data, variant, reference, dataset)
     if comparison is None:
         return None, note
-    return judge(comparison, margin(data.info, dataset), study_alpha(data.info)), ""
+    return judge(comparison, margin(data.info, dataset), study_level(data.info, comparison.n)), ""
 
 
 def verdict_caption(data: StudyData, reference: str) -> str:
     """What a table's marks mean, at the study's level, with its margins."""
-    alpha = study_alpha(data.info)
-    looks = ""
-    if data.info.until_resolved:
-        counts = schedule(len(data.info.seeds), max(data.info.until_resolved, len(data.info.seeds)))
-        looks = (f" The study added seeds to undetermined rows, read at {', '.join(map(str, counts))} shared seeds: "
-                 f"every verdict is read at level {ALPHA:g}/{len(counts)} (Bonferroni over the declared looks).")
+    info = data.info
+    if info.until_resolved:
+        counts = schedule(len(info.seeds), max(info.until_resolved, len(info.seeds)))
+        levels = look_levels(len(info.seeds), info.until_resolved)
+        spent = ", ".join(f"{level:.4f} at {count}" for count, level in zip(counts, levels))
+        level = (f"the 1 − 2a interval lies inside ±δ: two one-sided tests), ? undetermined, at the level a of the "
+                 f"last look a row reached (the study added seeds to undetermined rows and spent α = {ALPHA:g} over "
+                 f"looks at {', '.join(map(str, counts))} shared seeds: {spent})")
+        bounds = "1 − a"
+    else:
+        level, bounds = (f"the {level_text(2 * ALPHA)} interval lies inside ±δ: two one-sided tests), ? "
+                         "undetermined"), level_text(ALPHA)
     return (f"Marks against {reference}, from the F1 difference paired over the seeds both rows ran, with an interval "
-            f"that counts seed-to-seed and test-set variance (docs/statistics.md): ↑ higher, ↓ lower (the "
-            f"{level_text(alpha)} interval lies above, below 0), ≈ equivalent within ±δ (the {level_text(2 * alpha)} "
-            f"interval lies inside ±δ: two one-sided tests), ? undetermined; {margin_text(data.info)}.{looks} "
-            "Intervals, p-values and seeds in the CSV.")
+            f"that counts seed-to-seed and test-set variance (docs/statistics.md): ↑ higher, ↓ lower (the {bounds} "
+            f"interval lies above, below 0), ≈ equivalent within ±δ ({level}; {margin_text(info)}. Intervals, "
+            "p-values and seeds in the CSV.")
 
 
 def study_comparisons(data: StudyData) -> dict[Key, tuple[Comparison | None, str]]:

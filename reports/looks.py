@@ -2,10 +2,11 @@
 
 Error control across looks (docs/statistics.md): the seed counts at which a comparison may be read are declared
 before the study, from the planned count and the cap MAX alone: the planned count, then doubling, ending at MAX
-(3, 6, 10 for 3 planned seeds and MAX 10). Every look at every row reads its verdict at alpha / K, K the number of
-declared counts (Bonferroni over looks). A row may skip counts (it jumps to the count its spread asks for), and may
-stop early, but it is only ever read at declared counts, so the chance of any false "higher" or "lower" over all its
-looks is at most K * alpha / K = alpha, however the looks were chosen. Equivalence is read at the same level.
+(3, 6, 12 for 3 planned seeds and MAX 12). alpha is spent over these K looks in proportion to their seed counts
+(0.05 x 3/21, 6/21, 12/21): little at the first looks, where the spread itself is barely known. A row may skip
+counts (it goes to the first count its spread says would resolve it) and may stop early, but it is only ever read at
+declared counts, each at its own level, so by the union bound the chance of any false "higher" or "lower" over all
+its looks is at most the sum of the levels, alpha, however the looks were chosen. Equivalence is read likewise.
 """
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from dataclasses import dataclass
 
 from reports.intervals import Comparison
 from reports.records import StudyInfo
-from reports.verdicts import ALPHA, UNDETERMINED, Verdict, judge, resolvable
+from reports.verdicts import ALPHA, UNDETERMINED, Verdict, floor, judge, level_text, resolvable, resolves_at
 
 Key = tuple[str, str]  # (variant, dataset)
+# A row goes on to the first declared look at which its observed difference, with its observed spread, would be
+# resolved as it stands (power 0.5), and stops when not even the cap would: a stricter planning power stops rows
+# early that more seeds would still resolve (the simulation of docs/statistics.md shows it).
+CONTINUE_POWER = 0.5
 
 
 def schedule(planned: int, cap: int) -> tuple[int, ...]:
@@ -29,14 +34,28 @@ def schedule(planned: int, cap: int) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def look_alpha(planned: int, cap: int | None, alpha: float = ALPHA) -> float:
-    """The level of every look: alpha over the declared looks (alpha itself for a study with fixed seeds)."""
-    return alpha if cap is None else alpha / len(schedule(planned, max(cap, planned)))
+def look_levels(planned: int, cap: int | None, alpha: float = ALPHA) -> tuple[float, ...]:
+    """The level of each declared look: alpha in proportion to the looks' seed counts (alpha itself when the study
+    adds no seeds)."""
+    if cap is None:
+        return (alpha,)
+    counts = schedule(planned, max(cap, planned))
+    return tuple(alpha * count / sum(counts) for count in counts)
 
 
-def study_alpha(info: StudyInfo, alpha: float = ALPHA) -> float:
-    """The level a study's tables read its verdicts at: its runner's, when it added seeds until resolved."""
-    return look_alpha(len(info.seeds), info.until_resolved, alpha)
+def level_at(n: int, planned: int, cap: int | None, alpha: float = ALPHA) -> float:
+    """The level a comparison over n shared seeds is read at: that of the last declared look it has reached (the
+    first look's below it, as when a planned trial failed)."""
+    if cap is None:
+        return alpha
+    counts = schedule(planned, max(cap, planned))
+    reached = [k for k, count in enumerate(counts) if count <= n]
+    return look_levels(planned, cap, alpha)[reached[-1] if reached else 0]
+
+
+def study_level(info: StudyInfo, n: int, alpha: float = ALPHA) -> float:
+    """The level a study's tables read a comparison over n shared seeds at: its runner's, when it added seeds."""
+    return level_at(n, len(info.seeds), info.until_resolved, alpha)
 
 
 def seed_sequence(planned: Sequence[int], cap: int) -> tuple[int, ...]:
@@ -62,7 +81,7 @@ class Request:
 
 @dataclass(frozen=True)
 class Round:
-    alpha: float  # the level of every look
+    levels: tuple[float, ...]  # the level of each declared look
     looks: tuple[int, ...]  # the declared seed counts
     requests: tuple[Request, ...]  # one per compared row and dataset, in the order given
     runs: dict[Key, tuple[int, ...]]  # (variant, dataset) -> the seeds to train next, rows and their reference
@@ -82,40 +101,47 @@ class Round:
         return out
 
 
-def _request(key: Key, comparison: Comparison | None, note: str, margin: float, alpha: float,
-             looks: tuple[int, ...]) -> Request:
+def _request(key: Key, comparison: Comparison | None, note: str, margin: float, looks: tuple[int, ...],
+             levels: tuple[float, ...]) -> Request:
     if comparison is None:
         return Request(*key, None, 0, note)
-    verdict, n, cap = judge(comparison, margin, alpha), comparison.n, looks[-1]
+    n, cap = comparison.n, looks[-1]
+    reached = [k for k, count in enumerate(looks) if count <= n]
+    verdict = judge(comparison, margin, levels[reached[-1] if reached else 0])
     if verdict.kind != UNDETERMINED:
         return Request(*key, verdict, n, f"resolved: {verdict.reason}")
-    if n >= cap:
-        return Request(*key, verdict, n, f"at the cap of {cap} shared seeds: {verdict.reason}")
-    later = [count for count in looks if count > n]
-    if verdict.comparison.seed_var is None:
-        return Request(*key, verdict, later[0], verdict.reason)
-    if not resolvable(comparison.mean, comparison.test_var, margin, alpha):
-        return Request(*key, verdict, n, verdict.reason)
-    needed = verdict.seeds_needed
-    if needed is None or needed > cap:
-        about = "more than 10,000" if needed is None else f"about {needed}"
-        return Request(*key, verdict, n, f"{about} shared seeds would resolve it, more than the cap of {cap}")
-    target = next(count for count in later if count >= needed)
-    return Request(*key, verdict, target, f"{verdict.reason}: next declared look at {target}")
+    later = [(count, level) for count, level in zip(looks, levels) if count > n]
+    if verdict.interval is None:  # one shared seed
+        return Request(*key, verdict, later[0][0] if later else n, verdict.reason)
+    low, high = verdict.interval
+    where = f"{level_text(verdict.alpha)} interval [{low:+.2f}, {high:+.2f}] over {n} shared seeds"
+    if not later:
+        return Request(*key, verdict, n, f"{where}, the cap of {cap}")
+    final = later[-1][1]
+    if not resolvable(comparison.mean, comparison.test_var, margin, final, CONTINUE_POWER):
+        return Request(*key, verdict, n, f"{where}; not resolvable by more seeds: the test set's own noise is "
+                                         f"±{floor(comparison.test_var, final):.2f}")
+    target = next((count for count, level in later if resolves_at(comparison.mean, comparison.seed_var,
+                                                                  comparison.test_var, margin, count, level,
+                                                                  CONTINUE_POWER)), None)
+    if target is None:
+        return Request(*key, verdict, n, f"{where}; as it stands, not even the cap of {cap} shared seeds would "
+                                         "resolve it")
+    return Request(*key, verdict, target, f"{where}; as it stands, {target} shared seeds would resolve it at that "
+                                          "look's level")
 
 
 def plan_round(comparisons: Mapping[Key, tuple[Comparison | None, str]], have: Mapping[Key, set[int]],
                reference: str, margins: Mapping[str, float], planned: Sequence[int], cap: int,
                alpha: float = ALPHA) -> Round:
-    """After a look: each compared row's verdict at alpha / K and the seeds to train next.
+    """After a look: each compared row's verdict at its look's level and the seeds to train next.
 
     comparisons: (variant, dataset) -> (its comparison with the reference, or None and the note why not);
     have: (variant, dataset) -> the seeds that row (and the reference) has finished; margins: dataset -> F1 points;
     planned: the study's planned seeds; cap: MAX, the most shared seeds a row may reach.
     A row and its reference get the first `target` seeds of seed_sequence(planned, cap) that they lack."""
-    looks = schedule(len(planned), max(cap, len(planned)))
-    level = alpha / len(looks)
-    requests = tuple(_request(key, c, note, margins[key[1]], level, looks) for key, (c, note) in comparisons.items())
+    looks, levels = schedule(len(planned), max(cap, len(planned))), look_levels(len(planned), cap, alpha)
+    requests = tuple(_request(key, c, note, margins[key[1]], looks, levels) for key, (c, note) in comparisons.items())
     sequence = seed_sequence(planned, looks[-1])
     wanted: dict[Key, int] = {}
     for r in requests:
@@ -127,4 +153,4 @@ def plan_round(comparisons: Mapping[Key, tuple[Comparison | None, str]], have: M
         missing = tuple(s for s in sequence[:target] if s not in have.get(key, set()))
         if missing:
             runs[key] = missing
-    return Round(level, looks, requests, runs)
+    return Round(levels, looks, requests, runs)

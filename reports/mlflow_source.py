@@ -183,3 +183,16 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
 def load_study(client: MlflowClient, study: str, preset: str | None = None) -> StudyData:
     """All a report needs: the parent's info, the counted trials with predictions and histories, the notes."""
     return assemble(read_source(client, study, preset))
+
+
+def finished_studies(client: MlflowClient, preset: str) -> list[StudyData]:
+    """Every study with a parent run of the preset, as its tables read it (a study they refuse is left out): the
+    history the power lines of a dry run are computed from (reports/power.py)."""
+    parents = _search(client, f"tags.`shapca.role` = 'study' AND tags.preset = {_quote(preset)}")
+    studies = []
+    for name in sorted({p.data.tags.get("study") for p in parents} - {None}):
+        try:
+            studies.append(load_study(client, name, preset))
+        except ReportError:
+            continue
+    return studies

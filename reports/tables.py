@@ -76,21 +76,28 @@ def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels:
             stats = cell_stats(agg, variant, dataset)
             n_expected = len(data.info.seeds) if planned(data, variant, dataset) else 0
             scores = [_score_cell(stats, score, n_expected) for score, _ in SCORE_HEADERS]
+            verdict = None
             if reference and variant != reference and stats is not None:
                 verdict, note = verdict_against(data, variant, reference, dataset)
                 scores[2].verdict, scores[2].marker = verdict, verdict.mark if verdict else ""
                 tested |= verdict is not None
                 notes += [note] if note else []
             cells += scores
-            if delta:
+            if delta:  # the verdict's paired mean where there is one, so that the two never disagree
                 ref = cell_stats(agg, reference, dataset)
                 value = None if stats is None or ref is None else 100 * (stats["f1_mean"] - ref["f1_mean"])
+                value = verdict.comparison.mean if verdict else value
                 cells.append(NumberCell(None if variant == reference else value, signed=True))
             if cost:
                 step = None if stats is None or math.isnan(stats["step_time_s_mean"]) else stats["step_time_s_mean"]
                 cells.append(NumberCell(None if step is None else 1000 * step))
         rows.append(Row(label, cells, rule_before=index in rules))
     return rows, notes, tested
+
+
+def _delta_caption(reference: str) -> str:
+    return (f" ΔF1: F1 minus that of {reference} in points, the mean over the seeds both rows ran (the difference of "
+            "the cells' means where predictions are missing).")
 
 
 def _verdict_caption(data: StudyData, reference: str | None, judged: bool) -> str:
@@ -118,7 +125,7 @@ def ablation_table(data: StudyData, agg: pd.DataFrame) -> Table:
                           f"{REFERENCE!r} or the only one whose components are all 1")
     variants = variant_order(data)
     rows, notes, tested = _score_rows(data, agg, variants, variants, delta=True, cost=False)
-    caption = (score_caption(data, "Ablation") + f" ΔF1: mean F1 minus that of {reference}, in points."
+    caption = (score_caption(data, "Ablation") + _delta_caption(reference)
                + _verdict_caption(data, reference, tested))
     table = Table("ablation", "Ablation", caption, table_label(data, "ablation"), "Variant",
                   _score_columns(data, [("ΔF1", False)]), rows, study_notes(data) + notes)
@@ -138,7 +145,7 @@ def sweep_table(data: StudyData, agg: pd.DataFrame, key: str) -> Table:
     name = param_name(key)
     caption = score_caption(data, f"Sweep of {name} ({key})") + _verdict_caption(data, reference, tested)
     if reference:
-        caption += f" ΔF1: mean F1 minus that of {reference}, in points."
+        caption += _delta_caption(reference)
     if first_named:
         caption += " Rows below the rule are named variants beside the sweep."
     if cost:

@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
-
-from reports.intervals import Comparison, degrees_of_freedom, interval, standard_error, t_quantile
+from reports.intervals import (Comparison, degrees_of_freedom, interval, normal_quantile, standard_error, t_cdf,
+                              t_quantile)
 
 ALPHA = 0.05
 POWER = 0.8  # planning: seeds that resolve the observed difference 4 times in 5, not merely half the time
@@ -42,38 +40,60 @@ class Verdict:
         return MARKS[self.kind]
 
 
-def _p_values(mean: float, se: float, df: float, margin: float) -> tuple[float, float]:
-    if se == 0:  # identical predictions on every example, or no spread at all: the mean is exact
-        return (0.0 if mean else 1.0), (0.0 if abs(mean) < margin else 1.0)
-    p = float(2 * stats.t.sf(abs(mean) / se, df))
-    p_equivalence = float(max(stats.t.sf((mean + margin) / se, df), stats.t.cdf((mean - margin) / se, df)))
-    return p, p_equivalence
+def _p_values(c: Comparison, df: float, margin: float) -> tuple[float, float]:
+    """(two-sided p of a zero difference, the larger one-sided p of -margin and of +margin), each with the variance
+    at the value tested (Comparison.variance_at), so that they agree with the intervals."""
+    def above(value: float) -> float:  # p of "the difference is at most `value`", from the observed mean
+        variance = c.variance_at(value)
+        if variance == 0:  # identical predictions on every example, or no spread at all: the mean is exact
+            return 0.0 if c.mean > value else 1.0
+        return t_cdf(-(c.mean - value) / math.sqrt(variance), df)
+
+    def below(value: float) -> float:
+        variance = c.variance_at(value)
+        if variance == 0:
+            return 0.0 if c.mean < value else 1.0
+        return t_cdf((c.mean - value) / math.sqrt(variance), df)
+
+    return min(1.0, 2 * min(above(0.0), below(0.0))), max(above(-margin), below(margin))
 
 
 def floor(test_var: float, alpha: float) -> float:
     """The half-width of the 1 - alpha interval from the test set alone: no number of seeds goes below it."""
-    return float(stats.norm.ppf(1 - alpha / 2)) * math.sqrt(test_var)
+    return normal_quantile(1 - alpha / 2) * math.sqrt(test_var)
+
+
+def resolves_at(mean: float, seed_var: float, test_var: float, margin: float, n: int, alpha: float = ALPHA,
+                power: float = POWER) -> bool:
+    """Whether n shared seeds resolve a true difference equal to `mean`, with this spread, with the given power:
+    as higher/lower (|mean| >= (t + z) SE) or as equivalent (|mean| + (t + z) SE <= margin)."""
+    se, df, z = float(standard_error(seed_var, test_var, n)), degrees_of_freedom(seed_var, test_var, n), \
+        normal_quantile(power)
+    return bool(abs(mean) >= (t_quantile(1 - alpha / 2, df) + z) * se
+                or abs(mean) + (t_quantile(1 - alpha, df) + z) * se <= margin)
 
 
 def seeds_to_resolve(mean: float, seed_var: float, test_var: float, margin: float, alpha: float = ALPHA,
                      power: float = POWER) -> int | None:
-    """The fewest shared seeds (>= 2) at which a true difference equal to `mean`, with this spread, is resolved with
-    the given power: as higher/lower (|mean| >= (t + z) SE) or as equivalent (|mean| + (t + z) SE <= margin).
-    None when no seed count up to MOST_SEEDS does: the test set's own noise, or a spread too wide."""
-    n = np.arange(2, MOST_SEEDS + 1)
-    se, df = standard_error(seed_var, test_var, n), degrees_of_freedom(seed_var, test_var, n)
-    z = stats.norm.ppf(power)
-    direction = abs(mean) >= (t_quantile(1 - alpha / 2, df) + z) * se
-    equivalence = abs(mean) + (t_quantile(1 - alpha, df) + z) * se <= margin
-    hits = np.flatnonzero(direction | equivalence)
-    return int(n[hits[0]]) if hits.size else None
+    """The fewest shared seeds (>= 2) that resolve it (resolves_at); None when no count up to MOST_SEEDS does: the
+    test set's own noise, or a spread too wide. More seeds only make it easier (SE and t fall): a bisection."""
+    def resolved(n: int) -> bool:
+        return resolves_at(mean, seed_var, test_var, margin, n, alpha, power)
+
+    low, high = 2, MOST_SEEDS
+    if not resolved(high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if resolved(middle) else (middle + 1, high)
+    return low
 
 
 def resolvable(mean: float, test_var: float, margin: float, alpha: float = ALPHA, power: float = POWER) -> bool:
     """Whether infinitely many seeds could resolve it: the seed term gone, only the test set's remains."""
-    se, z = math.sqrt(test_var), float(stats.norm.ppf(power))
-    return (abs(mean) >= (stats.norm.ppf(1 - alpha / 2) + z) * se
-            or abs(mean) + (stats.norm.ppf(1 - alpha) + z) * se <= margin)
+    se, z = math.sqrt(test_var), normal_quantile(power)
+    return (abs(mean) >= (normal_quantile(1 - alpha / 2) + z) * se
+            or abs(mean) + (normal_quantile(1 - alpha) + z) * se <= margin)
 
 
 def judge(comparison: Comparison, margin: float, alpha: float = ALPHA) -> Verdict:
@@ -86,8 +106,7 @@ def judge(comparison: Comparison, margin: float, alpha: float = ALPHA) -> Verdic
                   "seed measures it")
         return Verdict(UNDETERMINED, comparison, margin, alpha, None, None, None, None, None, reason)
     n, test_var = comparison.n, comparison.test_var
-    se, df = float(standard_error(seed_var, test_var, n)), degrees_of_freedom(seed_var, test_var, n)
-    p, p_equivalence = _p_values(mean, se, df, margin)
+    p, p_equivalence = _p_values(comparison, degrees_of_freedom(seed_var, test_var, n), margin)
     wide, narrow = interval(comparison, alpha), interval(comparison, 2 * alpha)
     needed = None
     if p_equivalence < alpha:
