@@ -10,7 +10,7 @@ import pytest
 from reports.intervals import Comparison
 from reports.looks import level_at, look_levels, plan_round, schedule, seed_sequence, study_level
 from reports.records import StudyInfo
-from reports.simulation import NormalStudy, Scenario, adaptive, counts_study
+from reports.simulation import SEED_VAR, TEST_VAR, NormalStudy, Scenario, adaptive, counts_study
 
 D = "twitter2017"
 
@@ -65,7 +65,7 @@ def test_the_cap_and_a_far_target_stop_a_row():
     assert far.done and far.requests[0].reason.endswith("not even the cap of 6 shared seeds would resolve it")
 
 
-SEED_VAR, TEST_VAR, MARGIN = 0.46 ** 2, 0.11 ** 2, 0.5  # Scenario's: a paired difference's seed and test-set terms
+MARGIN = Scenario().margin
 
 
 def _normal(truth: float):
