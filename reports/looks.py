@@ -48,9 +48,12 @@ def level_at(n: int, planned: int, cap: int | None, alpha: float = ALPHA) -> flo
     first look's below it, as when a planned trial failed)."""
     if cap is None:
         return alpha
-    counts = schedule(planned, max(cap, planned))
-    reached = [k for k, count in enumerate(counts) if count <= n]
-    return look_levels(planned, cap, alpha)[reached[-1] if reached else 0]
+    return look_levels(planned, cap, alpha)[_reached(schedule(planned, max(cap, planned)), n)]
+
+
+def _reached(counts: tuple[int, ...], n: int) -> int:
+    """The index of the last declared count n has reached (0 below the first)."""
+    return max((k for k, count in enumerate(counts) if count <= n), default=0)
 
 
 def study_level(info: StudyInfo, n: int, alpha: float = ALPHA) -> float:
@@ -106,8 +109,7 @@ def _request(key: Key, comparison: Comparison | None, note: str, margin: float, 
     if comparison is None:
         return Request(*key, None, 0, note)
     n, cap = comparison.n, looks[-1]
-    reached = [k for k, count in enumerate(looks) if count <= n]
-    verdict = judge(comparison, margin, levels[reached[-1] if reached else 0])
+    verdict = judge(comparison, margin, levels[_reached(looks, n)])
     if verdict.kind != UNDETERMINED:
         return Request(*key, verdict, n, f"resolved: {verdict.reason}")
     later = [(count, level) for count, level in zip(looks, levels) if count > n]

@@ -68,4 +68,6 @@ def test_the_95_interval_covers_the_true_difference_95_times_in_100(difference, 
     studies = 300
     rate = coverage(Scenario(), difference, seeds, studies, rounds=200, seed=seeds)
     error = math.sqrt(0.95 * 0.05 / studies)
-    assert abs(rate - 0.95) <= 3 * error, f"coverage {rate:.3f} at a true difference {difference}, {seeds} seeds"
+    # at or above 95%; conservative by up to 3 points where one side widens with the test set's noise (2000 studies
+    # each: 0.957 to 0.965 at a true 0, 0.961 to 0.980 at 1 F1, docs/statistics.md)
+    assert 0.95 - 3 * error <= rate <= 0.99, f"coverage {rate:.3f} at a true difference {difference}, {seeds} seeds"
