@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from reports.significance import micro_f1
+from reports.bootstrap import micro_f1
 
 BOOTSTRAP_ROUNDS = 1_000
 BOOTSTRAP_SEED = 0

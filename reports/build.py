@@ -2,6 +2,7 @@
 
     python reports/build.py --study shapley_samples [--tracking-uri URI] [--preset P] [--out DIR] [--no-log]
                             [--ui-url URL]
+    python reports/build.py --from results/shapley_samples-compare.jsonl.gz [--out DIR] [--ui-url URL]
 
 Outputs go to DIR (default runs/reports/<study>/<preset>/ under the working directory): for each table
 <name>.md, <name>.tex and <name>.csv, the tidy frame tidy.csv, the figures fig_*.png / fig_*.pdf, report.md with
@@ -9,7 +10,8 @@ every table and figure, and report.html, the same page self-contained (figures i
 temporary folder beside DIR and moved into place only when all of it is done, so a failed build leaves the previous
 report untouched. The files are then logged under reports/ as artifacts of the study's parent MLflow run, and the
 study's summary (best dev F1 per dataset, the test F1 of that choice, trial counts) as its metrics and tags. The
-runner calls build_study at the end of each study.
+runner calls build_study at the end of each study. With --from, the study is read from its export
+(reports/export.py) instead of the store, and nothing is logged: the files are those the store gives.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from reports.attribution_table import attribution_table
 from reports.breakdown import breakdown_tables
 from reports.hpo import hpo_tables
 from reports.html_report import DEFAULT_UI_URL, report_html
+from reports.export import load_export
 from reports.mlflow_source import load_study
 from reports.plots import plots_for
 from reports.records import ReportError, StudyData
@@ -136,6 +139,21 @@ def _move_into_place(staged: Path, folder: Path) -> None:
         shutil.rmtree(old)
 
 
+def write_study(data: StudyData, out_dir: Path | None = None, ui_url: str = DEFAULT_UI_URL) -> list[Path]:
+    """Write the study's report to out_dir (default runs/reports/<study>/<preset>), all of it or, on error, none
+    of it (the previous report stays); return the written files."""
+    folder = Path(out_dir) if out_dir is not None else default_out_dir(data.info.name, data.info.preset)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        names = [path.name for path in write_report(data, staged, ui_url)]
+        _move_into_place(staged, folder)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return [folder / name for name in names]
+
+
 def build_study(study: str, tracking_uri: str, out_dir: Path | None = None, preset: str | None = None,
                 log_to_parent: bool = True, ui_url: str | None = None) -> list[Path]:
     """Build the study's tables and plots; return the written files (under out_dir). Raises ReportError on bad
@@ -144,37 +162,51 @@ def build_study(study: str, tracking_uri: str, out_dir: Path | None = None, pres
     MLflow UI that report.html links runs to (default: the tracking URI when it is a server, else mlflow ui's)."""
     client = MlflowClient(tracking_uri)
     data = load_study(client, study, preset)
-    folder = Path(out_dir) if out_dir is not None else default_out_dir(study, data.info.preset)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        names = [path.name for path in write_report(data, staged, ui_url or default_ui_url(tracking_uri))]
-        _move_into_place(staged, folder)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+    paths = write_study(data, out_dir, ui_url or default_ui_url(tracking_uri))
     if log_to_parent:
-        client.log_artifacts(data.info.parent_run_id, str(folder), artifact_path="reports")
+        client.log_artifacts(data.info.parent_run_id, str(paths[0].parent), artifact_path="reports")
         log_summary(client, data)
-    return [folder / name for name in names]
+    return paths
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """Where a study is read from: the MLflow store (--study, --preset, --tracking-uri) or an export (--from)."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--study", help="study name (the runs' 'study' tag)")
+    where.add_argument("--from", dest="export", type=Path, default=None,
+                       help="a study's export (reports/export.py), read instead of the store")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else MLflow's default)")
+    parser.add_argument("--preset", default=None, help="preset to report; needed when runs of several exist")
+
+
+def study_data(args: argparse.Namespace) -> StudyData:
+    """The study the options name, from the store or from its export."""
+    if args.export is None:
+        return load_study(MlflowClient(args.tracking_uri or mlflow.get_tracking_uri()), args.study, args.preset)
+    data = load_export(args.export)
+    if args.preset not in (None, data.info.preset):
+        raise ReportError(f"{args.export} holds preset {data.info.preset!r}, not {args.preset!r}")
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", required=True, help="study name (the runs' 'study' tag)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else MLflow's default)")
-    parser.add_argument("--preset", default=None, help="preset to report; needed when runs of several exist")
+    add_source_options(parser)
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/reports/<study>/<preset>)")
-    parser.add_argument("--no-log", action="store_true", help="do not log the outputs to the parent MLflow run")
+    parser.add_argument("--no-log", action="store_true", help="do not log the outputs to the parent MLflow run "
+                        "(never logged with --from)")
     parser.add_argument("--ui-url", default=None, help="MLflow UI that report.html links the runs to (default: the "
                         f"tracking URI when it is http(s), else {DEFAULT_UI_URL})")
     args = parser.parse_args(argv)
     try:
-        paths = build_study(args.study, args.tracking_uri or mlflow.get_tracking_uri(), args.out, args.preset,
-                            log_to_parent=not args.no_log, ui_url=args.ui_url)
+        if args.export is not None:
+            paths = write_study(study_data(args), args.out, args.ui_url or DEFAULT_UI_URL)
+        else:
+            paths = build_study(args.study, args.tracking_uri or mlflow.get_tracking_uri(), args.out, args.preset,
+                                log_to_parent=not args.no_log, ui_url=args.ui_url)
     except ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

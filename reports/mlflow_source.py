@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,14 @@ from mlflow.entities import Run
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
-from reports.contract import PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, REPORT_KINDS
-from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
-from reports.selection import choose_preset, error_summary, select_trials
+from reports.assemble import HISTORY_KEYS, assemble
+from reports.assemble import study_info as assembled_info
+from reports.contract import COMMIT_TAG, PARENT_TAGS, PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, WALL_METRIC
+from reports.records import ParentRecord, Predictions, ReportError, StudyData, StudyInfo, StudySource, Trial
+from reports.selection import choose_preset, select_trials
 
 # Progress bars per downloaded artifact would flood the log of a study with many trials.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-HISTORY_KEYS = ("epoch_train_loss", "epoch_dev_f1")
 
 
 def _experiment_ids(client: MlflowClient) -> list[str]:
@@ -78,11 +77,8 @@ def trial_from_run(run: Run) -> Trial:
         trial_hash=_tag(run, "trial_hash", strict) or run.info.run_id, components=components,
         params=dict(run.data.params), metrics=dict(run.data.metrics),
         images=_tag(run, "images", required=False), error=_tag(run, "error", required=False),
-        artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""))
-
-
-def _split_list(run: Run, key: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (_tag(run, key) or "").split(",") if part.strip())
+        artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""),
+        commit=_tag(run, COMMIT_TAG, required=False))
 
 
 def _artifact_text(artifact_uri: str, path: str) -> str | None:
@@ -103,36 +99,21 @@ def _plan(parent: Run) -> dict:
     if text is None:
         return {}
     try:
-        plan = json.loads(text)
+        return json.loads(text)
     except ValueError as err:
         raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.info.run_id} is not valid JSON: {err}") from None
-    if not isinstance(plan, dict) or not isinstance(plan.get("rows", []), list):
-        raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.info.run_id}: expected an object with a list 'rows'")
-    return plan
+
+
+def parent_record(parent: Run, walls: tuple[float, ...] = ()) -> ParentRecord:
+    return ParentRecord(run_id=parent.info.run_id, experiment_id=str(parent.info.experiment_id or ""),
+                        start_time=parent.info.start_time or 0,
+                        tags={k: v for k, v in parent.data.tags.items() if k in PARENT_TAGS}, plan=_plan(parent),
+                        walls=walls)
 
 
 def study_info(parent: Run) -> StudyInfo:
-    run_id = parent.info.run_id
-    kind = _tag(parent, "report_kind")
-    if kind not in REPORT_KINDS:
-        raise ReportError(f"parent run {run_id}: tag 'report_kind' is {kind!r}, expected one of {REPORT_KINDS}")
-    seeds_text = _split_list(parent, "seeds")
-    try:
-        seeds = tuple(int(s) for s in seeds_text)
-    except ValueError:
-        raise ReportError(f"parent run {run_id}: tag 'seeds' must be comma-separated integers, "
-                          f"got {_tag(parent, 'seeds')!r}") from None
-    params = tuple(p.strip() for p in (parent.data.tags.get("report_params") or "").split(",") if p.strip())
-    plan = _plan(parent)
-    rows = plan.get("rows", [])
-    return StudyInfo(name=_tag(parent, "study"), preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind,
-                     params=params, seeds=seeds, datasets=_split_list(parent, "datasets"),
-                     variant_order=tuple(r["label"] for r in rows if not r["swept"]),
-                     variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
-                     sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
-                     search=str(plan.get("search", "grid")), swept=tuple(plan.get("swept", ())),
-                     experiment_id=str(parent.info.experiment_id or ""),
-                     reference=(plan.get("report") or {}).get("reference"))
+    """What a parent run says about its study (its wall times aside, which take a metric history)."""
+    return assembled_info(parent_record(parent))
 
 
 def parse_predictions(text: str, source: str) -> Predictions:
@@ -162,8 +143,8 @@ def _predictions(trial: Trial) -> Predictions | None:
     return None if text is None else parse_predictions(text, f"run {trial.run_id} {PREDICTIONS_ARTIFACT}")
 
 
-def _history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, float]]]:
-    return {key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key)) for key in HISTORY_KEYS}
+def _history(client: MlflowClient, run_id: str, keys) -> dict[str, list[tuple[int, float]]]:
+    return {key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key)) for key in keys}
 
 
 def _quote(value: str) -> str:
@@ -172,8 +153,11 @@ def _quote(value: str) -> str:
     return f"'{value}'"
 
 
-def load_study(client: MlflowClient, study: str, preset: str | None = None) -> StudyData:
-    """All a report needs: the parent's info, the counted trials with predictions and histories, the notes."""
+def read_source(client: MlflowClient, study: str, preset: str | None = None,
+                every_epoch_metric: bool = False) -> StudySource:
+    """The study and preset as the store holds them: the newest parent, every trial run of the preset, and the test
+    predictions and learning curves of the runs that count (of every per-epoch metric with every_epoch_metric,
+    as an export keeps them; else of those the figures draw)."""
     base = f"tags.study = {_quote(study)}"
     trial_runs = _search(client, f"{base} AND tags.`shapca.role` = 'trial'")
     parents = _search(client, f"{base} AND tags.`shapca.role` = 'study'")
@@ -185,17 +169,30 @@ def load_study(client: MlflowClient, study: str, preset: str | None = None) -> S
         raise ReportError(f"study {study!r} preset {chosen!r}: no parent run (tags shapca.role=study, "
                           f"study={study}, preset={chosen}) to read seeds and datasets from")
     parent = max(parents, key=lambda r: (r.info.start_time or 0, r.info.run_id))
-    info = study_info(parent)
-    counted, failed, notes = select_trials(trials)
-    if not counted:
-        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t.status for t in trials).items()))
-        first = f"; first failure: {error_summary(failed[0].error)}" if failed else ""
-        raise ReportError(f"study {study!r} preset {chosen!r}: no FINISHED trial runs to tabulate ({states}){first}")
-    if len(parents) > 1:
-        notes.append(f"{len(parents)} parent runs for this study and preset; seeds and datasets are read from the "
-                     f"newest, {parent.info.run_id}.")
-    data = StudyData(info=info, trials=counted, failed=failed, notes=notes)
+    walls = tuple(m.value for m in sorted(client.get_metric_history(parent.info.run_id, WALL_METRIC),
+                                          key=lambda m: (m.step, m.timestamp)))
+    source = StudySource(study, chosen, parent_record(parent, walls), len(parents), trials)
+    counted, _, _ = select_trials(trials)
     for trial in counted:
-        data.predictions[trial.run_id] = _predictions(trial)
-        data.histories[trial.run_id] = _history(client, trial.run_id)
-    return data
+        source.predictions[trial.run_id] = _predictions(trial)
+        keys = sorted(k for k in trial.metrics if k.startswith("epoch_")) if every_epoch_metric else HISTORY_KEYS
+        source.histories[trial.run_id] = _history(client, trial.run_id, keys)
+    return source
+
+
+def load_study(client: MlflowClient, study: str, preset: str | None = None) -> StudyData:
+    """All a report needs: the parent's info, the counted trials with predictions and histories, the notes."""
+    return assemble(read_source(client, study, preset))
+
+
+def finished_studies(client: MlflowClient, preset: str) -> list[StudyData]:
+    """Every study with a parent run of the preset, as its tables read it (a study they refuse is left out): the
+    history the power lines of a dry run are computed from (reports/power.py)."""
+    parents = _search(client, f"tags.`shapca.role` = 'study' AND tags.preset = {_quote(preset)}")
+    studies = []
+    for name in sorted({p.data.tags.get("study") for p in parents} - {None}):
+        try:
+            studies.append(load_study(client, name, preset))
+        except ReportError:
+            continue
+    return studies

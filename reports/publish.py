@@ -1,14 +1,15 @@
 """Publish a study's tables into a results page, as the system wrote them, with what it takes to read them.
 
     python reports/publish.py --study ablation --preset compare [--tracking-uri URI] [--page docs/results.md]
+    python reports/publish.py --from results/ablation-compare.jsonl.gz [--page docs/results.md]
 
 The page holds one section per study and preset between two marker comments; publishing again replaces that section
 and keeps the rest of the page (the hand-written readings outside the markers included). A section has: the command
 that ran the study (less the options that name the machine's store and cluster), the preset, the wall time and the
 machine of its runs and the parent run id (all as the runner recorded them on the parent run), the study's tables as
-reports/build.py writes them, and a generated reading of every row compared with the reference: its ΔF1, the paired
-test's p-value, and whether the difference is larger than twice the seed-to-seed standard deviation of a difference
-of two means. No number in a section is typed by hand.
+reports/build.py writes them, and a generated reading of every row compared with the reference, written from its
+verdict (reports/verdicts.py): the paired ΔF1, its interval and what decided it. No number in a section is typed by
+hand. From a study's export (reports/export.py) the section is the one its MLflow store gives, byte for byte.
 """
 from __future__ import annotations
 
@@ -18,22 +19,16 @@ import shlex
 import sys
 from pathlib import Path
 
-import mlflow
-from mlflow.tracking import MlflowClient
-
-from reports.build import kind_tables
-from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
-from reports.mlflow_source import load_study
+from reports.build import add_source_options, kind_tables, study_data
+from reports.comparisons import verdict_against
+from reports.contract import MACHINE_OPTIONS
+from reports.export import export_path
 from reports.names import dataset_name
 from reports.records import ReportError, StudyData
 from reports.render import to_markdown
 from reports.rows import reference_variant, sweep_rows, variant_order
-from reports.tables import significance_against
 from reports.tidy import aggregate, cell_stats, tidy_frame
-
-
-# Options that say where this machine keeps a study's runs, not what the study is: a reader reruns with their own.
-MACHINE_OPTIONS = ("--tracking-uri", "--storage", "--address")
+from reports.verdicts import EQUIVALENT, UNDETERMINED, level_text
 
 
 def portable_command(command: str) -> str:
@@ -56,61 +51,62 @@ def markers(study: str, preset: str) -> tuple[str, str]:
 
 
 def difference_reading(data: StudyData, agg, variant: str, reference: str, dataset: str) -> str | None:
-    """One sentence on a row against the reference: ΔF1, the paired test, and the seed noise it must exceed."""
+    """One sentence on a row against the reference, written from its verdict (reports/verdicts.py)."""
     ours, theirs = cell_stats(agg, variant, dataset), cell_stats(agg, reference, dataset)
     if ours is None or theirs is None:
         return None
-    delta = 100 * (ours["f1_mean"] - theirs["f1_mean"])
-    p_value, _ = significance_against(data, variant, reference, dataset)
-    test = "no paired test" if p_value is None else f"paired test p = {p_value:.4f}"
-    spread = [s for s in (ours, theirs) if s["n"] > 1 and not math.isnan(s["f1_std"])]
-    if len(spread) < 2:
-        return (f"{variant} on {dataset_name(dataset)}: ΔF1 {delta:+.2f} ({test}); fewer than two seeds on a side, "
-                "so the seed noise is not known: not a finding")
-    noise = 100 * math.sqrt(sum(s["f1_std"] ** 2 / s["n"] for s in spread))
-    beyond = abs(delta) > 2 * noise
-    significant = p_value is not None and p_value < 0.05
-    if beyond and significant:
-        verdict = "larger than the seed noise and significant on test examples: supported"
-    elif significant:
-        verdict = ("significant on test examples but within the seed noise: the seeds do not support it as an effect"
-                   " of the row")
-    elif beyond:
-        verdict = "larger than the seed noise but not significant on test examples: weak"
+    head = f"{variant} on {dataset_name(dataset)}"
+    verdict, note = verdict_against(data, variant, reference, dataset)
+    if verdict is None:
+        return f"{head}: ΔF1 {100 * (ours['f1_mean'] - theirs['f1_mean']):+.2f} of the cell means; {note}"
+    c = verdict.comparison
+    paired = f"ΔF1 {c.mean:+.2f} paired over {c.n} shared seed{'s' if c.n != 1 else ''}"
+    if verdict.interval is None:
+        return f"{head}: {paired}: undetermined: {verdict.reason}"
+    low, high = verdict.interval
+    spread = (f"{level_text(verdict.alpha)} interval [{low:+.2f}, {high:+.2f}]; standard errors: seeds ±"
+              f"{math.sqrt(c.seed_var / c.n):.2f}, test set ±{math.sqrt(c.test_var):.2f}")
+    if verdict.kind == EQUIVALENT:
+        low, high = verdict.equivalence_interval
+        what = (f"equivalent within ±{verdict.margin:g}: {verdict.reason} ({level_text(2 * verdict.alpha)} interval "
+                f"[{low:+.2f}, {high:+.2f}])")
+    elif verdict.kind == UNDETERMINED:
+        what = f"undetermined within ±{verdict.margin:g}: {verdict.reason}"
     else:
-        verdict = "inside the seed noise: no difference shown"
-    return (f"{variant} on {dataset_name(dataset)}: ΔF1 {delta:+.2f} ({test}; twice the standard deviation of a "
-            f"difference of means over seeds: {2 * noise:.2f}): {verdict}")
+        what = f"{verdict.kind}: {verdict.reason}"
+    return f"{head}: {paired} ({spread}): {what}"
 
 
-def section(client: MlflowClient, data: StudyData) -> str:
+def section(data: StudyData) -> str:
+    """The study's section of the results page, from its records alone (a store or an export give the same)."""
     info = data.info
-    parent = client.get_run(info.parent_run_id)
-    walls = [m.value for m in client.get_metric_history(info.parent_run_id, WALL_METRIC)]
-    wall = (f"{sum(walls) / 60:.1f} min over {len(walls)} run(s) of the command" if walls
+    wall = (f"{sum(info.walls) / 60:.1f} min over {len(info.walls)} run(s) of the command" if info.walls
             else "not recorded (a runner older than this page)")
-    commits = sorted({client.get_run(t.run_id).data.tags.get(COMMIT_TAG, "unknown") for t in data.trials})
+    commits = sorted({t.commit or "unknown" for t in data.trials})
     agg = aggregate(tidy_frame(data))
     tables = kind_tables(data, agg)
     start, end = markers(info.name, info.preset)
-    command = parent.data.tags.get(COMMAND_TAG)
+    export = export_path(info.name, info.preset)
     lines = [start, f"## {info.name} ({info.preset})", "",
-             f"- Command: {portable_command(command) if command else 'not recorded'}",
+             f"- Command: {portable_command(info.command) if info.command else 'not recorded'}",
              f"- Preset: {info.preset}; datasets {', '.join(info.datasets)}; seeds "
              f"{', '.join(map(str, info.seeds))}; {len(data.trials)} finished trial run(s), {len(data.failed)} failed",
              f"- Wall time: {wall}",
-             f"- Machine: {parent.data.tags.get(MACHINE_TAG, 'not recorded')}",
+             f"- Machine: {info.machine or 'not recorded'}",
              f"- Code: commit {', '.join(commits) or 'not recorded'} (check it out to rerun the command as it ran)",
-             f"- MLflow parent run: `{info.parent_run_id}`",
-             f"- Tables rebuilt with `python reports/build.py --study {info.name} --preset {info.preset}`; this "
-             f"section with `python reports/publish.py --study {info.name} --preset {info.preset}`", ""]
+             f"- MLflow parent run: `{info.parent_run_id}`; its records: `{export}` (written by `python "
+             f"reports/export.py --study {info.name} --preset {info.preset}`)",
+             f"- Tables rebuilt with `python reports/build.py --from {export}`; this section with "
+             f"`python reports/publish.py --from {export}` (or `--study {info.name} --preset {info.preset}` from the "
+             "MLflow store)", ""]
     lines += [to_markdown(t) for t in tables]
     reference = reference_variant(data)
     order = [r.variant for r in sweep_rows(data, info.params[0])] if info.kind == "sweep" else variant_order(data)
     readings = [r for v in order if reference and v != reference
                 for d in info.datasets if (r := difference_reading(data, agg, v, reference, d))]
     if readings:
-        lines += [f"What the numbers support, each row against {reference} (generated from the table's runs):", ""]
+        lines += [f"What the numbers support, each row against {reference} (generated from the table's runs; "
+                  "docs/statistics.md says how):", ""]
         lines += [f"- {r}" for r in readings] + [""]
     return "\n".join(lines).rstrip("\n") + "\n" + end + "\n"
 
@@ -133,16 +129,12 @@ def publish(page: Path, text: str, study: str, preset: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--study", required=True)
-    ap.add_argument("--preset", default=None, help="needed when runs of several presets exist")
-    ap.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else "
-                    "MLflow's default)")
+    add_source_options(ap)
     ap.add_argument("--page", type=Path, default=Path("docs/results.md"))
     args = ap.parse_args(argv)
-    client = MlflowClient(args.tracking_uri or mlflow.get_tracking_uri())
     try:
-        data = load_study(client, args.study, args.preset)
-        publish(args.page, section(client, data), data.info.name, data.info.preset)
+        data = study_data(args)
+        publish(args.page, section(data), data.info.name, data.info.preset)
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

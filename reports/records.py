@@ -35,8 +35,9 @@ class Trial:
     metrics: dict[str, float] = field(default_factory=dict)
     images: str | None = None
     error: str | None = None
-    artifact_uri: str = ""  # where the run's artifacts (reports.contract.PREDICTIONS_ARTIFACT) live
+    artifact_uri: str = ""  # where the run's artifacts (reports.contract.PREDICTIONS_ARTIFACT) live; "" in an export
     experiment_id: str = ""  # for links to the run in the MLflow UI
+    commit: str | None = None  # the code that trained it (reports.contract.COMMIT_TAG)
 
     @property
     def cell(self) -> tuple[str, str]:
@@ -67,6 +68,12 @@ class StudyInfo:
     swept: tuple[str, ...] = ()  # the study's sweep keys, in file order
     experiment_id: str = ""  # the parent run's experiment, for links to it
     reference: str | None = None  # the study file's report.reference: the row the others are compared with
+    margin: float | None = None  # report.margin: the smallest F1 difference that matters, in points (None: default)
+    until_resolved: int | None = None  # report.until_resolved: the seed cap of a study that adds seeds (looks.py)
+    # what the runner recorded on the parent run, for the results page (reports.contract):
+    command: str | None = None
+    machine: str | None = None
+    walls: tuple[float, ...] = ()  # wall time of each run of the command, seconds
 
     @property
     def is_hpo(self) -> bool:
@@ -90,6 +97,32 @@ class Predictions:
         if set(index) != set(ids):
             raise ValueError("the runs' prediction files cover different test examples")
         return self.counts[[index[example_id] for example_id in ids]]
+
+
+@dataclass(frozen=True)
+class ParentRecord:
+    """The study's parent run as read, before it is interpreted: what an export keeps of it."""
+
+    run_id: str
+    experiment_id: str
+    start_time: int
+    tags: dict[str, str]  # the tags the reports read (reports.contract.PARENT_TAGS)
+    plan: dict  # plan.json ({} when absent)
+    walls: tuple[float, ...] = ()
+
+
+@dataclass
+class StudySource:
+    """One study and preset as read from a store or an export, before selection: what reports.assemble turns into
+    StudyData, and what reports/export.py writes."""
+
+    study: str
+    preset: str
+    parent: ParentRecord  # the newest parent run of the study and preset
+    parents: int  # how many parent runs the study and preset have
+    trials: list[Trial]  # every trial run of the preset, whatever its status
+    predictions: dict[str, Predictions | None] = field(default_factory=dict)  # counted run id -> test predictions
+    histories: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)  # run id -> key -> steps
 
 
 @dataclass

@@ -6,6 +6,7 @@ import io
 import math
 
 from reports.table_model import Cell, IntervalCell, NumberCell, ScoreCell, Table, TextCell, fixed
+from reports.verdicts import csv_fields
 
 DASH = "–"  # an empty cell: no run, or nothing to compute
 
@@ -13,7 +14,7 @@ DASH = "–"  # an empty cell: no run, or nothing to compute
 _LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "Δ": r"$\Delta$", "τ": r"$\tau$",
                   "φ": r"$\phi$", "∅": r"$\emptyset$", "×": r"$\times$", "–": "--", "—": "---", "≤": r"$\le$",
                   "≥": r"$\ge$", "ε": r"$\varepsilon$", "η": r"$\eta$", "²": r"$^2$", "<": r"$<$", ">": r"$>$",
-                  "−": "-", "…": r"\ldots{}"}
+                  "−": "-", "…": r"\ldots{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "≈": r"$\approx$"}
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}"}
 
@@ -46,7 +47,8 @@ def plain_parts(cell: Cell) -> tuple[str, str, str]:
         mean = _number(cell.mean, 1)
         std = _number(cell.std, 1)
         core = DASH if mean is None else (mean if std is None else f"{mean} ± {std}")
-        note = f" (n={cell.n}/{cell.n_expected})" if cell.seeds_missing else ""
+        note = (f" (n={cell.n}/{cell.n_expected})" if cell.seeds_missing
+                else f" (n={cell.n})" if cell.seeds_added else "")
         return core, cell.marker, note
     if isinstance(cell, NumberCell):
         return _number(cell.value, cell.decimals, cell.signed) or DASH, cell.marker, ""
@@ -146,17 +148,21 @@ def _csv_number(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
+def _csv_value(value: float | str | None) -> str:
+    return value if isinstance(value, str) else _csv_number(value)
+
+
 def to_csv(table: Table) -> str:
     """The table's numbers at full useful precision (4 decimals, table units), one row per table row."""
     table.check()
-    has_p = [any(isinstance(r.cells[i], ScoreCell) and r.cells[i].p_value is not None for r in table.rows)
-             for i in range(len(table.columns))]
+    judged = [any(isinstance(r.cells[i], ScoreCell) and r.cells[i].verdict is not None for r in table.rows)
+              for i in range(len(table.columns))]
     header = [table.row_header]
     for index, column in enumerate(table.columns):
         sample = table.rows[0].cells[index] if table.rows else TextCell("")
         if isinstance(sample, ScoreCell):
             header += [f"{column.key} mean", f"{column.key} std", f"{column.key} n"]
-            header += [f"{column.key} p"] if has_p[index] else []
+            header += [f"{column.key} {name}" for name in csv_fields(None)] if judged[index] else []
         elif isinstance(sample, IntervalCell):
             header += [f"{column.key} low", f"{column.key} high"]
         else:
@@ -169,7 +175,7 @@ def to_csv(table: Table) -> str:
         for index, cell in enumerate(row.cells):
             if isinstance(cell, ScoreCell):
                 values += [_csv_number(cell.mean), _csv_number(cell.std), str(cell.n)]
-                values += [_csv_number(cell.p_value)] if has_p[index] else []
+                values += [_csv_value(v) for v in csv_fields(cell.verdict).values()] if judged[index] else []
             elif isinstance(cell, IntervalCell):
                 values += [_csv_number(cell.low), _csv_number(cell.high)]
             elif isinstance(cell, NumberCell):  # counts (decimals 0) stay whole numbers

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reports.verdicts import Verdict
 
 DECIMALS = 1  # scores are shown x100 with one decimal everywhere
 
@@ -18,15 +22,16 @@ def fixed(value: float, decimals: int = DECIMALS) -> str:
 
 @dataclass
 class ScoreCell:
-    """mean +- std over seeds, in table units (score x100); n seeds out of the n the study asked for."""
+    """mean +- std over seeds, in table units (score x100); n seeds out of the n the study asked for (more when a
+    study added seeds to resolve a comparison)."""
 
     mean: float | None
     std: float | None
     n: int
     n_expected: int
     emphasis: str = ""  # "best", "second" or ""
-    marker: str = ""  # significance marker, e.g. a dagger
-    p_value: float | None = None
+    marker: str = ""  # the verdict's mark against the reference row (reports/verdicts.py MARKS)
+    verdict: Verdict | None = None  # its interval, p-values and seeds go to the CSV
 
     @property
     def shown(self) -> float | None:
@@ -36,6 +41,10 @@ class ScoreCell:
     @property
     def seeds_missing(self) -> bool:
         return self.n < self.n_expected
+
+    @property
+    def seeds_added(self) -> bool:
+        return self.n > self.n_expected > 0
 
 
 @dataclass

@@ -1,16 +1,16 @@
 """The score tables of a study: main results, ablation (with the change against the full model), one per swept
-parameter. Cells are mean ± std over seeds of test P/R/F1 x100; F1 cells carry the significance mark against the full
-model when one exists."""
+parameter. Cells are mean ± std over seeds of test P/R/F1 x100; F1 cells carry the verdict's mark against the
+reference row when one exists (reports/comparisons.py)."""
 from __future__ import annotations
 
 import math
 
 import pandas as pd
 
-from reports import significance
+from reports.comparisons import verdict_against, verdict_caption
 from reports.names import COST_PARAMS, dataset_name, file_stem, param_name
 from reports.records import ReportError, StudyData
-from reports.rows import REFERENCE, planned, reference_variant, runs_of, sweep_rows, variant_order
+from reports.rows import REFERENCE, planned, reference_variant, sweep_rows, variant_order
 from reports.selection import failed_notes, images_note
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, mark_best
 from reports.tidy import cell_stats
@@ -25,6 +25,10 @@ def seeds_text(data: StudyData) -> str:
 
 def _spread_text(data: StudyData) -> str:
     n = len(data.info.seeds)
+    if data.info.until_resolved:
+        return (f"Each cell is the mean ± sample standard deviation over the seeds its row ran: {seeds_text(data)} "
+                f"planned, more (up to {data.info.until_resolved}, n=k says how many) for rows whose comparison was "
+                "undetermined.")
     if n == 1:
         return f"Each cell is a single run (seed {data.info.seeds[0]}): no spread over seeds is available."
     return (f"Each cell is the mean ± sample standard deviation over {seeds_text(data)}; a cell with fewer seeds "
@@ -51,28 +55,6 @@ def _score_cell(stats: dict | None, score: str, n_expected: int) -> ScoreCell:
                      n_expected)
 
 
-def significance_against(data: StudyData, variant: str, reference: str, dataset: str) -> tuple[float | None, str]:
-    """p-value of the F1 difference to the reference over shared seeds, or None and the reason why not."""
-    ours, theirs = runs_of(data, variant, dataset), runs_of(data, reference, dataset)
-    seeds = sorted(set(ours) & set(theirs))
-    if not seeds:
-        return None, f"{variant} / {dataset}: no seed shared with {reference}; no significance test."
-    missing = [t.run_id for s in seeds for t in (ours[s], theirs[s]) if data.predictions.get(t.run_id) is None]
-    if missing:
-        return None, (f"{variant} / {dataset}: no predictions/test.jsonl in run(s) {', '.join(missing)}; "
-                      "no significance test.")
-    a, b = [], []
-    for seed in seeds:
-        ref = data.predictions[theirs[seed].run_id]
-        try:
-            a.append(data.predictions[ours[seed].run_id].aligned_to(ref.ids))
-        except ValueError:
-            return None, f"{variant} / {dataset} seed {seed}: predictions cover other test examples than {reference}."
-        b.append(ref.counts)
-    _, p_value = significance.paired_randomization_test(a, b)
-    return p_value, ""
-
-
 def _score_columns(data: StudyData, extra: list[tuple[str, bool]]) -> list[Column]:
     columns = []
     for dataset in data.info.datasets:
@@ -83,7 +65,7 @@ def _score_columns(data: StudyData, extra: list[tuple[str, bool]]) -> list[Colum
 
 def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels: list[str], delta: bool,
                 cost: bool, rules: set[int] = frozenset()) -> tuple[list[Row], list[str], bool]:
-    """Rows of P/R/F1 cells per dataset (+ delta F1, + step cost); also the notes and whether any test ran.
+    """Rows of P/R/F1 cells per dataset (+ delta F1, + step cost); also the notes and whether any row was judged.
 
     A cell the study never planned (a variant restricted to other datasets) shows a dash without an n mark."""
     reference = reference_variant(data)
@@ -94,15 +76,17 @@ def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels:
             stats = cell_stats(agg, variant, dataset)
             n_expected = len(data.info.seeds) if planned(data, variant, dataset) else 0
             scores = [_score_cell(stats, score, n_expected) for score, _ in SCORE_HEADERS]
+            verdict = None
             if reference and variant != reference and stats is not None:
-                p_value, note = significance_against(data, variant, reference, dataset)
-                scores[2].p_value, scores[2].marker = p_value, significance.marker(p_value)
-                tested |= p_value is not None
+                verdict, note = verdict_against(data, variant, reference, dataset)
+                scores[2].verdict, scores[2].marker = verdict, verdict.mark if verdict else ""
+                tested |= verdict is not None
                 notes += [note] if note else []
             cells += scores
-            if delta:
+            if delta:  # the verdict's paired mean where there is one, so that the two never disagree
                 ref = cell_stats(agg, reference, dataset)
                 value = None if stats is None or ref is None else 100 * (stats["f1_mean"] - ref["f1_mean"])
+                value = verdict.comparison.mean if verdict else value
                 cells.append(NumberCell(None if variant == reference else value, signed=True))
             if cost:
                 step = None if stats is None or math.isnan(stats["step_time_s_mean"]) else stats["step_time_s_mean"]
@@ -111,11 +95,13 @@ def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels:
     return rows, notes, tested
 
 
-def _significance_caption(reference: str | None, tested: bool) -> str:
-    if not (reference and tested):
-        return ""
-    return (f" †/‡: F1 differs from {reference} at p < 0.05 / p < 0.01 ({significance.DESCRIPTION}; p-values in "
-            "the CSV).")
+def _delta_caption(reference: str) -> str:
+    return (f" ΔF1: F1 minus that of {reference} in points, the mean over the seeds both rows ran (the difference of "
+            "the cells' means where predictions are missing).")
+
+
+def _verdict_caption(data: StudyData, reference: str | None, judged: bool) -> str:
+    return " " + verdict_caption(data, reference) if reference and judged else ""
 
 
 def table_label(data: StudyData, name: str) -> str:
@@ -125,7 +111,7 @@ def table_label(data: StudyData, name: str) -> str:
 def main_table(data: StudyData, agg: pd.DataFrame) -> Table:
     variants = variant_order(data)
     rows, notes, tested = _score_rows(data, agg, variants, variants, delta=False, cost=False)
-    caption = score_caption(data, "Main results") + _significance_caption(reference_variant(data), tested)
+    caption = score_caption(data, "Main results") + _verdict_caption(data, reference_variant(data), tested)
     table = Table("main", "Main results", caption, table_label(data, "main"), "Method", _score_columns(data, []),
                   rows, study_notes(data) + notes)
     mark_best(table)
@@ -139,8 +125,8 @@ def ablation_table(data: StudyData, agg: pd.DataFrame) -> Table:
                           f"{REFERENCE!r} or the only one whose components are all 1")
     variants = variant_order(data)
     rows, notes, tested = _score_rows(data, agg, variants, variants, delta=True, cost=False)
-    caption = (score_caption(data, "Ablation") + f" ΔF1: mean F1 minus that of {reference}, in points."
-               + _significance_caption(reference, tested))
+    caption = (score_caption(data, "Ablation") + _delta_caption(reference)
+               + _verdict_caption(data, reference, tested))
     table = Table("ablation", "Ablation", caption, table_label(data, "ablation"), "Variant",
                   _score_columns(data, [("ΔF1", False)]), rows, study_notes(data) + notes)
     mark_best(table)
@@ -157,9 +143,9 @@ def sweep_table(data: StudyData, agg: pd.DataFrame, key: str) -> Table:
     rows, notes, tested = _score_rows(data, agg, [r.variant for r in rows_], [r.label for r in rows_],
                                       delta=reference is not None, cost=cost, rules=rules)
     name = param_name(key)
-    caption = score_caption(data, f"Sweep of {name} ({key})") + _significance_caption(reference, tested)
+    caption = score_caption(data, f"Sweep of {name} ({key})") + _verdict_caption(data, reference, tested)
     if reference:
-        caption += f" ΔF1: mean F1 minus that of {reference}, in points."
+        caption += _delta_caption(reference)
     if first_named:
         caption += " Rows below the rule are named variants beside the sweep."
     if cost:

@@ -110,9 +110,10 @@ class _Writer:
 
     def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
                rows: list[dict] | None = None, search: str = "grid", swept: tuple = (),
-               reference: str | None = None) -> str:
+               reference: str | None = None, report: dict | None = None) -> str:
         """The study's parent run; with rows ({label[, datasets][, swept]}, in the study's order), the plan too
-        (plan.json, as ablations/plan_record.py writes it; a row without datasets is planned on all of them)."""
+        (plan.json, as ablations/plan_record.py writes it; a row without datasets is planned on all of them);
+        report: more keys of the study file's report (margin, until_resolved)."""
         run_id = self._start({"shapca.role": "study", "study": study, "preset": preset, "report_kind": kind,
                               "report_params": params, "seeds": seeds, "datasets": datasets},
                              f"<parent:{study}/{preset}>")
@@ -122,7 +123,7 @@ class _Writer:
                     "rows": [{"label": r["label"], "overrides": {}, "swept": r.get("swept", {}), "components": None,
                               "datasets": r.get("datasets") or datasets.split(",")} for r in rows],
                     "report": {"kind": kind, "params": [p for p in params.split(",") if p],
-                               **({"reference": reference} if reference else {})}}
+                               **({"reference": reference} if reference else {}), **(report or {})}}
             self.client.log_dict(run_id, plan, PLAN_ARTIFACT)
         self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
         self.store.parents[f"{study}/{preset}"] = run_id
@@ -240,6 +241,22 @@ def _populate(w: _Writer) -> None:
 
     w.parent("no_test", "cpu", "main", "1", "twitter2017")
     w.trial("no_test", "full", "twitter2017", 1, test_metrics=False, key=80)
+    _populate_verdicts(w)  # last: the run tokens of the golden files above keep their clock times
+
+
+def _populate_verdicts(w: _Writer) -> None:
+    """A study that declared its margin and added seeds until resolved (report.margin, report.until_resolved): a
+    row that changes nothing (the full model's predictions, seed for seed), a worse row, and a row that got seeds 4 to
+    6 after the planned 1 to 3 (with the reference)."""
+    w.parent("verdicts", "cpu", "ablation", "1,2,3", "twitter2017",
+             rows=[{"label": v} for v in ("full", "same", "worse", "close")],
+             report={"margin": 2.0, "until_resolved": 6})
+    for seed in range(1, 7):
+        w.trial("verdicts", "full", "twitter2017", seed, quality=0.75, key=150)
+        w.trial("verdicts", "close", "twitter2017", seed, quality=0.72, key=152)
+        if seed <= 3:
+            w.trial("verdicts", "same", "twitter2017", seed, quality=0.75, key=150)
+            w.trial("verdicts", "worse", "twitter2017", seed, quality=0.3, key=151)
 
 
 SEARCH = {"train.lr": {"loguniform": [1.0e-5, 1.0e-4]}, "align.tau": {"loguniform": [0.02, 1.0]},

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from reports.attribution import bootstrap_intervals, coalition_name, missing_coalitions, shapley_values
-from reports.significance import micro_f1
+from reports.bootstrap import micro_f1
 
 PLAYERS = ["A", "B", "C"]
 GAME = {(): 50, ("A",): 60, ("B",): 55, ("C",): 50, ("A", "B"): 70, ("A", "C"): 62, ("B", "C"): 57,

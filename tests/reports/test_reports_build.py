@@ -27,6 +27,7 @@ FIGURES = {"factorial": ["fig_curves_twitter2017", "fig_curves_mnre"],
            "samples": ["fig_sweep_shapley_samples", "fig_curves_twitter2017"],
            "context": ["fig_sweep_data_context", "fig_curves_twitter2015", "fig_curves_twitter2017"],
            "main": ["fig_curves_twitter2017"], "tiny": ["fig_curves_twitter2017"],
+           "verdicts": ["fig_curves_twitter2017"],
            "search": ["fig_parallel_twitter2017", "fig_parallel_mnre", "fig_curves_twitter2017", "fig_curves_mnre"]}
 UPDATE = os.environ.get("SHAPCA_UPDATE_GOLDEN") == "1"
 
@@ -82,6 +83,11 @@ def test_tables_say_what_the_fixture_holds(built):
         "| 1", "| 4", "| 16", "| closed form"]
     tex = (built["samples"][0] / "sweep_shapley_samples.tex").read_text()
     assert "\\midrule\nclosed form & " in tex  # a rule between the sweep and the named variant
+    verdicts = (built["verdicts"][0] / "ablation.md").read_text()
+    assert "δ = 2 F1 points (the study's report.margin)" in verdicts
+    assert "spent α = 0.05 over looks at 3, 6 shared seeds: 0.0167 at 3, 0.0333 at 6" in verdicts
+    assert "| same | 89.7 ± 2.3 | <u>77.6 ± 8.9</u> | <u>83.1 ± 5.7</u>≈ | 0.0 |" in verdicts  # identical predictions
+    assert "| close | <u>90.0 ± 4.3</u> (n=6) |" in verdicts  # a row that got seeds beyond the planned 3
 
 
 @pytest.mark.parametrize("study", STUDIES)

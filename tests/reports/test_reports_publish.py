@@ -4,6 +4,7 @@ from __future__ import annotations
 from mlflow.tracking import MlflowClient
 
 from reports.build import kind_tables
+from reports.comparisons import verdict_against
 from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
 from reports.mlflow_source import load_study
 from reports.publish import main, markers, portable_command
@@ -32,13 +33,23 @@ def test_a_section_carries_the_tables_and_the_runs_record_and_is_replaced_in_pla
     assert "- Wall time: 12.0 min over 2 run(s) of the command" in text
     assert "- Machine: 2 CPUs, no GPUs for the trials" in text and f"`{parent}`" in text
     assert "- Code: commit 0a1b2c3 (" in text
+    assert "`python reports/build.py --from results/samples-cpu.jsonl.gz`" in text
     assert "each row against closed form" in text
     readings = text.split("each row against closed form")[1]
     assert readings.index("shapley.samples=4 ") < readings.index("shapley.samples=16 ")  # in the table's order
-    assert "shapley.samples=1 on Twitter-2017: ΔF1 -12.40 (paired test p = 0.0145; twice the standard deviation of "\
-           "a difference of means over seeds: 8.33): larger than the seed noise and significant" in readings
-    assert "shapley.samples=16 on Twitter-2017: ΔF1 +4.54 (paired test p = 0.2695" in readings
-    assert "not significant on test examples: weak" in readings
+    verdicts = {v: verdict_against(data, f"shapley.samples={v}", "closed form", "twitter2017")[0] for v in (1, 4, 16)}
+    lines = {v: next(line for line in readings.splitlines() if line.startswith(f"- shapley.samples={v} "))
+             for v in (1, 4, 16)}
+    for v, verdict in verdicts.items():  # each reading is written from its row's verdict
+        low, high = verdict.interval
+        assert lines[v].startswith(f"- shapley.samples={v} on Twitter-2017: ΔF1 {verdict.comparison.mean:+.2f} paired "
+                                   f"over 2 shared seeds (95% interval [{low:+.2f}, {high:+.2f}]; standard errors: "
+                                   "seeds ±")
+        assert f"): {verdict.kind}" in lines[v]
+    assert verdicts[4].kind == "lower" and lines[4].endswith("): lower: the 95% interval lies below 0")
+    assert verdicts[1].kind == "undetermined"  # two seeds rarely settle a question: the reading says what would
+    assert lines[1].endswith(f"undetermined within ±0.5: about {verdicts[1].seeds_needed} shared seeds would resolve "
+                             "it at this spread")
 
     client.log_metric(parent, WALL_METRIC, 60.0)
     assert main(argv) == 0  # published again: the section is replaced, the rest of the page kept

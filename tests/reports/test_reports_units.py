@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from reports.attribution_table import attribution_table
+from reports.intervals import Comparison
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.render import latex_escape, to_csv, to_latex, to_markdown
 from reports.rows import planned, sweep_rows
@@ -15,6 +16,7 @@ from reports.selection import choose_preset, error_summary, select_trials
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, fixed, mark_best
 from reports.tables import main_table, sweep_table
 from reports.tidy import TIDY_COLUMNS, aggregate, tidy_frame
+from reports.verdicts import judge
 
 _clock = iter(range(1, 10_000))
 
@@ -138,19 +140,25 @@ def test_no_marks_without_two_distinct_values_or_in_unranked_columns():
 
 
 def test_cell_rendering_in_markdown_latex_and_csv():
-    cells = [ScoreCell(71.234, 0.456, 3, 3, marker="†", p_value=0.03), ScoreCell(70.0, None, 1, 3),
-             ScoreCell(None, None, 0, 3)]
+    verdict = judge(Comparison((1, 2, 3), (-1.0, -1.5, -2.0), 0.01, 0.04), margin=0.5)
+    cells = [ScoreCell(71.234, 0.456, 3, 3, marker=verdict.mark, verdict=verdict), ScoreCell(70.0, None, 1, 3),
+             ScoreCell(None, None, 0, 3), ScoreCell(69.0, 0.2, 5, 3)]
     table = _one_column_table(cells)
     md = to_markdown(table)
-    assert "| m0 | **71.2 ± 0.5**† |" in md
+    assert "| m0 | **71.2 ± 0.5**↓ |" in md
     assert "| m1 | <u>70.0</u> (n=1/3) |" in md
     assert "| m2 | – (n=0/3) |" in md
+    assert "| m3 | 69.0 ± 0.2 (n=5) |" in md  # a row that got seeds beyond the planned ones says how many
     tex = to_latex(table)
-    assert r"m0 & \textbf{71.2\,$\pm$\,0.5}$^{\dagger}$ \\" in tex
+    assert r"m0 & \textbf{71.2\,$\pm$\,0.5}$\downarrow$ \\" in tex
     assert r"m1 & \underline{70.0}\textsuperscript{n=1/3} \\" in tex
-    assert to_csv(table).splitlines() == ["Method,Twitter-2017 F1 mean,Twitter-2017 F1 std,Twitter-2017 F1 n,"
-                                          "Twitter-2017 F1 p", "m0,71.2340,0.4560,3,0.0300", "m1,70.0000,,1,",
-                                          "m2,,,0,"]
+    rows = to_csv(table).splitlines()
+    assert rows[0].startswith("Method,Twitter-2017 F1 mean,Twitter-2017 F1 std,Twitter-2017 F1 n,Twitter-2017 F1 "
+                              "verdict,Twitter-2017 F1 paired ΔF1,Twitter-2017 F1 low,Twitter-2017 F1 high,")
+    low, high = verdict.interval
+    assert rows[1].startswith(f"m0,71.2340,0.4560,3,lower,-1.5000,{low:.4f},{high:.4f},")
+    assert rows[1].endswith(",0.5000,0.0500,1 2 3,")  # margin, level, the seeds used; no seeds needed
+    assert rows[2] == "m1,70.0000,,1" + "," * 12
 
 
 def test_signed_delta_and_latex_minus():
@@ -180,18 +188,36 @@ def test_sweep_rows_follow_numeric_order_and_cost_column():
     assert [r.cells[2].emphasis for r in table.rows] == ["", "second", "best"]
 
 
-def test_main_table_marks_significance_against_full():
-    good = np.tile([1, 0, 0], (60, 1))  # every entity found: F1 1.0
-    bad = np.tile([0, 1, 1], (60, 1))  # every entity missed: F1 0.0
-    trials = [make_trial("full", seed=1, f1=1.0), make_trial("baseline", seed=1, f1=0.0)]
-    data = make_data(trials, seeds=(1,))
-    ids = tuple(f"e{i}" for i in range(60))
-    data.predictions = {trials[0].run_id: Predictions(ids, good), trials[1].run_id: Predictions(ids[::-1], bad)}
+def _counts(quality: float, seed: int, examples: int = 300) -> np.ndarray:
+    """Per-example tp/fp/fn of one entity each, found with probability `quality`."""
+    tp = np.random.default_rng(seed).binomial(1, quality, size=examples)
+    return np.stack([tp, np.zeros_like(tp), 1 - tp], axis=1)
+
+
+def test_main_table_marks_the_verdict_against_full():
+    trials = [make_trial(v, seed=s, f1=q) for v, q in (("full", 0.9), ("baseline", 0.5)) for s in (1, 2, 3)]
+    data = make_data(trials, seeds=(1, 2, 3))
+    ids = tuple(f"e{i}" for i in range(300))
+    data.predictions = {t.run_id: Predictions(ids, _counts(0.9 if t.variant == "full" else 0.5, 10 * t.seed))
+                        for t in trials}
+    data.predictions[trials[3].run_id] = Predictions(ids[::-1], data.predictions[trials[3].run_id].counts[::-1])
     table = main_table(data, aggregate(tidy_frame(data)))
     assert [r.label for r in table.rows] == ["full", "baseline"]
     baseline_f1 = table.rows[1].cells[2]
-    assert baseline_f1.marker == "‡" and baseline_f1.p_value < 0.001
-    assert "approximate randomisation" in table.caption
+    assert baseline_f1.marker == "↓" and baseline_f1.verdict.kind == "lower"
+    assert baseline_f1.verdict.comparison.seeds == (1, 2, 3)
+    assert baseline_f1.verdict.interval[1] < 0 and table.rows[0].cells[2].verdict is None
+    assert "δ in F1 points = 0.5 on Twitter-2017 (the default for NER" in table.caption
+
+
+def test_one_shared_seed_is_undetermined_and_says_why():
+    trials = [make_trial("full", seed=1, f1=0.9), make_trial("baseline", seed=1, f1=0.5)]
+    data = make_data(trials, seeds=(1,))
+    ids = tuple(f"e{i}" for i in range(300))
+    data.predictions = {t.run_id: Predictions(ids, _counts(0.9 if t.variant == "full" else 0.5, 1)) for t in trials}
+    verdict = main_table(data, aggregate(tidy_frame(data))).rows[1].cells[2].verdict
+    assert verdict.kind == "undetermined" and verdict.interval is None
+    assert "1 shared seed: the seed-to-seed spread is unknown" in verdict.reason
 
 
 def test_sweep_points_come_from_the_plan_not_from_labels():

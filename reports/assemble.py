@@ -1,0 +1,88 @@
+"""From a study as read (StudySource: from MLflow, reports/mlflow_source.py, or from an export, reports/export.py) to
+the StudyData every table is built from. One path for both sources, so that a table rebuilt from an export is the
+table built from the store."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from reports.contract import COMMAND_TAG, MACHINE_TAG, PLAN_ARTIFACT, REPORT_KINDS
+from reports.records import ParentRecord, ReportError, StudyData, StudyInfo, StudySource
+from reports.selection import error_summary, select_trials
+
+HISTORY_KEYS = ("epoch_train_loss", "epoch_dev_f1")  # the per-epoch metrics the figures draw
+
+
+def _tag(parent: ParentRecord, key: str) -> str:
+    value = parent.tags.get(key)
+    if not value:
+        raise ReportError(f"parent run {parent.run_id} lacks tag {key!r} (see docs/tracking.md)")
+    return value
+
+
+def _split_list(parent: ParentRecord, key: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in _tag(parent, key).split(",") if part.strip())
+
+
+def _report_number(parent: ParentRecord, report: dict, key: str, kind: type):
+    """report.<key> of plan.json as a positive number of the kind, or None when absent."""
+    value = report.get(key)
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not math.isfinite(number) or number <= 0 or number != value:
+        raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.run_id}: report.{key} must be a positive "
+                          f"{kind.__name__}, got {value!r}")
+    return number
+
+
+def study_info(parent: ParentRecord) -> StudyInfo:
+    """What the parent run's tags and plan.json say about the study."""
+    run_id = parent.run_id
+    kind = _tag(parent, "report_kind")
+    if kind not in REPORT_KINDS:
+        raise ReportError(f"parent run {run_id}: tag 'report_kind' is {kind!r}, expected one of {REPORT_KINDS}")
+    try:
+        seeds = tuple(int(s) for s in _split_list(parent, "seeds"))
+    except ValueError:
+        raise ReportError(f"parent run {run_id}: tag 'seeds' must be comma-separated integers, "
+                          f"got {_tag(parent, 'seeds')!r}") from None
+    params = tuple(p.strip() for p in (parent.tags.get("report_params") or "").split(",") if p.strip())
+    plan = parent.plan
+    if not isinstance(plan, dict) or not isinstance(plan.get("rows", []), list):
+        raise ReportError(f"{PLAN_ARTIFACT} of parent run {run_id}: expected an object with a list 'rows'")
+    rows = plan.get("rows", [])
+    report = plan.get("report") or {}
+    return StudyInfo(name=_tag(parent, "study"), preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind,
+                     params=params, seeds=seeds, datasets=_split_list(parent, "datasets"),
+                     variant_order=tuple(r["label"] for r in rows if not r["swept"]),
+                     variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
+                     sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
+                     search=str(plan.get("search", "grid")), swept=tuple(plan.get("swept", ())),
+                     experiment_id=parent.experiment_id, reference=report.get("reference"),
+                     margin=_report_number(parent, report, "margin", float),
+                     until_resolved=_report_number(parent, report, "until_resolved", int),
+                     command=parent.tags.get(COMMAND_TAG), machine=parent.tags.get(MACHINE_TAG), walls=parent.walls)
+
+
+def assemble(source: StudySource) -> StudyData:
+    """The study ready to report: counted trials with their predictions and learning curves, and the notes."""
+    info = study_info(source.parent)
+    counted, failed, notes = select_trials(source.trials)
+    if not counted:
+        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t.status for t in source.trials).items()))
+        first = f"; first failure: {error_summary(failed[0].error)}" if failed else ""
+        raise ReportError(f"study {source.study!r} preset {source.preset!r}: no FINISHED trial runs to tabulate "
+                          f"({states}){first}")
+    if source.parents > 1:
+        notes.append(f"{source.parents} parent runs for this study and preset; seeds and datasets are read from the "
+                     f"newest, {source.parent.run_id}.")
+    data = StudyData(info=info, trials=counted, failed=failed, notes=notes)
+    for trial in counted:
+        data.predictions[trial.run_id] = source.predictions.get(trial.run_id)
+        history = source.histories.get(trial.run_id, {})
+        data.histories[trial.run_id] = {key: list(history.get(key, [])) for key in HISTORY_KEYS}
+    return data
