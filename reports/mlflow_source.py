@@ -12,7 +12,10 @@ from mlflow.entities import Run
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
-from reports.contract import PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, REPORT_KINDS
+from reports.contract import (COMPONENTS_TAG, CONFIG_HASH_TAG, DATASET_TAG, DATASETS_TAG, ERROR_TAG, IMAGES_TAG,
+                              PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, PRESET_TAG, REPORT_KIND_TAG, REPORT_KINDS,
+                              REPORT_PARAMS_TAG, ROLE_TAG, SEED_TAG, SEEDS_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG,
+                              TRIAL_ROLE, VARIANT_TAG)
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.selection import choose_preset, error_summary, select_trials
 
@@ -56,28 +59,29 @@ def _tag(run: Run, key: str, required: bool = True) -> str | None:
 def trial_from_run(run: Run) -> Trial:
     """A Trial from a child run; a FAILED run may lack tags (it can have failed before they were set)."""
     strict = run.info.status == "FINISHED"
-    seed_text = _tag(run, "seed", strict)
+    seed_text = _tag(run, SEED_TAG, strict)
     try:
         seed = int(seed_text) if seed_text else None
     except ValueError:
-        raise ReportError(f"run {run.info.run_id}: tag 'seed' is not an integer: {seed_text!r}") from None
+        raise ReportError(f"run {run.info.run_id}: tag '{SEED_TAG}' is not an integer: {seed_text!r}") from None
     components = None
-    components_text = _tag(run, "components", required=False)
+    components_text = _tag(run, COMPONENTS_TAG, required=False)
     if components_text:
         try:
             components = {str(k): int(v) for k, v in json.loads(components_text).items()}
         except (ValueError, AttributeError, TypeError):
-            raise ReportError(f"run {run.info.run_id}: tag 'components' is not a JSON object of 0/1 values: "
+            raise ReportError(f"run {run.info.run_id}: tag '{COMPONENTS_TAG}' is not a JSON object of 0/1 values: "
                               f"{components_text!r}") from None
         if set(components.values()) - {0, 1}:
-            raise ReportError(f"run {run.info.run_id}: tag 'components' values must be 0 or 1: {components_text!r}")
+            raise ReportError(f"run {run.info.run_id}: tag '{COMPONENTS_TAG}' values must be 0 or 1: "
+                              f"{components_text!r}")
     return Trial(
         run_id=run.info.run_id, status=run.info.status, start_time=run.info.start_time or 0,
-        variant=_tag(run, "variant", strict) or "?", dataset=_tag(run, "dataset", strict) or "?", seed=seed,
-        preset=_tag(run, "preset") or "", config_hash=_tag(run, "config_hash", strict) or "?",
-        trial_hash=_tag(run, "trial_hash", strict) or run.info.run_id, components=components,
+        variant=_tag(run, VARIANT_TAG, strict) or "?", dataset=_tag(run, DATASET_TAG, strict) or "?", seed=seed,
+        preset=_tag(run, PRESET_TAG) or "", config_hash=_tag(run, CONFIG_HASH_TAG, strict) or "?",
+        trial_hash=_tag(run, TRIAL_HASH_TAG, strict) or run.info.run_id, components=components,
         params=dict(run.data.params), metrics=dict(run.data.metrics),
-        images=_tag(run, "images", required=False), error=_tag(run, "error", required=False),
+        images=_tag(run, IMAGES_TAG, required=False), error=_tag(run, ERROR_TAG, required=False),
         artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""))
 
 
@@ -113,20 +117,20 @@ def _plan(parent: Run) -> dict:
 
 def study_info(parent: Run) -> StudyInfo:
     run_id = parent.info.run_id
-    kind = _tag(parent, "report_kind")
+    kind = _tag(parent, REPORT_KIND_TAG)
     if kind not in REPORT_KINDS:
-        raise ReportError(f"parent run {run_id}: tag 'report_kind' is {kind!r}, expected one of {REPORT_KINDS}")
-    seeds_text = _split_list(parent, "seeds")
+        raise ReportError(f"parent run {run_id}: tag '{REPORT_KIND_TAG}' is {kind!r}, expected one of {REPORT_KINDS}")
+    seeds_text = _split_list(parent, SEEDS_TAG)
     try:
         seeds = tuple(int(s) for s in seeds_text)
     except ValueError:
-        raise ReportError(f"parent run {run_id}: tag 'seeds' must be comma-separated integers, "
-                          f"got {_tag(parent, 'seeds')!r}") from None
-    params = tuple(p.strip() for p in (parent.data.tags.get("report_params") or "").split(",") if p.strip())
+        raise ReportError(f"parent run {run_id}: tag '{SEEDS_TAG}' must be comma-separated integers, "
+                          f"got {_tag(parent, SEEDS_TAG)!r}") from None
+    params = tuple(p.strip() for p in (parent.data.tags.get(REPORT_PARAMS_TAG) or "").split(",") if p.strip())
     plan = _plan(parent)
     rows = plan.get("rows", [])
-    return StudyInfo(name=_tag(parent, "study"), preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind,
-                     params=params, seeds=seeds, datasets=_split_list(parent, "datasets"),
+    return StudyInfo(name=_tag(parent, STUDY_TAG), preset=_tag(parent, PRESET_TAG), parent_run_id=run_id, kind=kind,
+                     params=params, seeds=seeds, datasets=_split_list(parent, DATASETS_TAG),
                      variant_order=tuple(r["label"] for r in rows if not r["swept"]),
                      variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
                      sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
@@ -174,16 +178,16 @@ def _quote(value: str) -> str:
 
 def load_study(client: MlflowClient, study: str, preset: str | None = None) -> StudyData:
     """All a report needs: the parent's info, the counted trials with predictions and histories, the notes."""
-    base = f"tags.study = {_quote(study)}"
-    trial_runs = _search(client, f"{base} AND tags.`shapca.role` = 'trial'")
-    parents = _search(client, f"{base} AND tags.`shapca.role` = 'study'")
+    base = f"tags.{STUDY_TAG} = {_quote(study)}"
+    trial_runs = _search(client, f"{base} AND tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'")
+    parents = _search(client, f"{base} AND tags.`{ROLE_TAG}` = '{STUDY_ROLE}'")
     trials = [trial_from_run(run) for run in trial_runs]
     chosen = choose_preset(study, [t.preset for t in trials], preset)
     trials = [t for t in trials if t.preset == chosen]
-    parents = [p for p in parents if p.data.tags.get("preset") == chosen]
+    parents = [p for p in parents if p.data.tags.get(PRESET_TAG) == chosen]
     if not parents:
-        raise ReportError(f"study {study!r} preset {chosen!r}: no parent run (tags shapca.role=study, "
-                          f"study={study}, preset={chosen}) to read seeds and datasets from")
+        raise ReportError(f"study {study!r} preset {chosen!r}: no parent run (tags {ROLE_TAG}={STUDY_ROLE}, "
+                          f"{STUDY_TAG}={study}, {PRESET_TAG}={chosen}) to read seeds and datasets from")
     parent = max(parents, key=lambda r: (r.info.start_time or 0, r.info.run_id))
     info = study_info(parent)
     counted, failed, notes = select_trials(trials)
