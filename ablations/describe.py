@@ -36,7 +36,7 @@ def _fmt(overrides: dict) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in overrides.items()) or "-"
 
 
-def _grid(plan: Plan, units: tuple[GridUnit, ...], done: set) -> list[str]:
+def _grid_section(plan: Plan, units: tuple[GridUnit, ...], done: set) -> list[str]:
     (unit,) = units
     study, trials = plan.study, unit.trials
     n_done = sum(t.trial_hash in done for t in trials)
@@ -54,7 +54,7 @@ def _grid(plan: Plan, units: tuple[GridUnit, ...], done: set) -> list[str]:
     return out
 
 
-def _search(plan: Plan, units: tuple[SearchUnit, ...], done: set) -> list[str]:
+def _search_section(plan: Plan, units: tuple[SearchUnit, ...], done: set) -> list[str]:
     study, n = plan.study, units[0].budget
     epochs = {u.base.config.train.epochs for u in units}
     width = max(len(k) for k in study.sweep)
@@ -74,4 +74,4 @@ def _search(plan: Plan, units: tuple[SearchUnit, ...], done: set) -> list[str]:
     return out
 
 
-SECTIONS = {GridUnit: _grid, SearchUnit: _search}  # each kind of unit draws its own section
+SECTIONS = {GridUnit: _grid_section, SearchUnit: _search_section}  # each kind of unit draws its own section

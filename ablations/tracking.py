@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ablations.store import TrackingError, init_store
 from reports.contract import (COMMIT_TAG, DATASET_TAG, ERROR_TAG, PRESET_TAG, ROLE_TAG, SEED_TAG, STUDY_ROLE,
-                              STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG)
+                              STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, VERSIONS_TAG)
 
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
@@ -57,7 +57,7 @@ def code_version() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             pass
-    return {COMMIT_TAG: commit or "unknown", "versions": json.dumps(versions, sort_keys=True)}
+    return {COMMIT_TAG: commit or "unknown", VERSIONS_TAG: json.dumps(versions, sort_keys=True)}
 
 
 def machine_text(resources: dict) -> str:
@@ -164,12 +164,13 @@ class StudyRuns:
                 self.client.delete_tag(run_id, ERROR_TAG)
             logged = {m.step for m in self.client.get_metric_history(run_id, "epoch_dev_f1")}
             return run_id, logged
+        from mlflow.entities import Param
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
         run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
-                                     tags={"mlflow.parentRunId": self._parent, ROLE_TAG: TRIAL_ROLE,
+                                     tags={MLFLOW_PARENT_RUN_ID: self._parent, ROLE_TAG: TRIAL_ROLE,
                                            STUDY_TAG: self.study, PRESET_TAG: self.preset, TRIAL_HASH_TAG: trial_hash,
                                            **tags})
-        from mlflow.entities import Param
-
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(run.info.run_id, params=items[i: i + 100])

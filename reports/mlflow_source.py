@@ -35,7 +35,7 @@ def _experiment_ids(client: MlflowClient) -> list[str]:
             return ids
 
 
-def _search(client: MlflowClient, filter_string: str) -> list[Run]:
+def _find_runs(client: MlflowClient, filter_string: str) -> list[Run]:
     """Runs of every active experiment matching the filter (a study may be logged to any experiment)."""
     experiment_ids = _experiment_ids(client)
     runs: list[Run] = []
@@ -179,8 +179,8 @@ def _quote(value: str) -> str:
 def load_study(client: MlflowClient, study: str, preset: str | None = None) -> StudyData:
     """All a report needs: the parent's info, the counted trials with predictions and histories, the notes."""
     base = f"tags.{STUDY_TAG} = {_quote(study)}"
-    trial_runs = _search(client, f"{base} AND tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'")
-    parents = _search(client, f"{base} AND tags.`{ROLE_TAG}` = '{STUDY_ROLE}'")
+    trial_runs = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'")
+    parents = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{STUDY_ROLE}'")
     trials = [trial_from_run(run) for run in trial_runs]
     chosen = choose_preset(study, [t.preset for t in trials], preset)
     trials = [t for t in trials if t.preset == chosen]
