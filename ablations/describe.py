@@ -23,7 +23,7 @@ def describe(plan: Plan, done_hashes=frozenset()) -> str:
                                                       if study.report["params"] else "")]
     if study.dataset_overrides:
         lines.append("per-dataset " + "; ".join(f"{d}: {_fmt(o)}" for d, o in study.dataset_overrides.items()))
-    lines.append(f"encoder    {', '.join(plan.encoders())}")
+    lines.append(f"encoder    {', '.join(plan.encoders)}")
     if study.base:
         lines.append(f"base       {_fmt(study.base)}")
     if plan.cli_overrides:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from reports.contract import OVERHEAD_METRIC, VARIANT_TAG
 
 
-def price(plan, runs, payload, resources: dict, measure: bool) -> str:
+def price(plan, runs, options, resources: dict, measure: bool) -> str:
     """What is left of `plan` (ablations/plan.py) priced: from the finished runs of its study in `runs` (a StudyRuns,
-    or None) where there are any, else from a probe here when `measure`. `payload`: a trial's, for its resources;
-    `resources`: the machine's or cluster's ({"CPU": n, "GPU": m})."""
+    or None) where there are any, else from a probe here when `measure`; run `resources` ({"CPU": n, "GPU": m}) at
+    a time, as a trial's payload reserves them."""
+    payload = plan.payload(plan.planned[0], options)
     left = plan.todo(runs)
     if not left:
         return "estimate   nothing left to run"

@@ -124,7 +124,9 @@ def _optuna(plan: Plan, unit: SearchUnit, todo: list, options) -> tuple | None:
     return payload, payload.to_tune(tune_space(unit.space)), search, len(todo)
 
 
-SEARCHERS = {GridUnit: _grid, SearchUnit: _optuna}  # the searcher each kind of unit is run with
+# the searcher each kind of unit is run with: it says what is left of the unit, and gives Tune a trial's payload, the
+# param_space, the search_alg and num_samples (None: nothing is left)
+SEARCHERS = {GridUnit: _grid, SearchUnit: _optuna}
 
 
 def tune_space(space: dict) -> dict:

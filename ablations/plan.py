@@ -127,7 +127,9 @@ class Plan:
     def todo(self, runs) -> list[PlannedTrial]:
         return [t for u in self.units for t in u.todo(runs)]
 
+    @property
     def encoders(self) -> list[str]:
+        """The encoders its trials train (a run checks each can be loaded before it starts)."""
         return sorted({t.config.model.encoder for t in self.planned})
 
     def folder(self, options) -> Path:

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     looking = options.dry_run or options.status  # they only read: a store that does not exist yet stays so
     if not looking:
         try:  # before the store is opened: a run that cannot load its model writes nothing
-            for encoder in plan.encoders():
+            for encoder in plan.encoders:
                 check_encoder(encoder)
         except EncoderUnavailable as e:
             print(f"error: {e}", file=sys.stderr)
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     # a bare run is the full preset: on a machine without a GPU that can take days, so it is priced first
     bare = not options.dry_run and options.preset is None and not options.address and not resources.get("GPU")
     if options.dry_run or bare:
-        print(price(plan, runs, plan.payload(plan.planned[0], options), resources, options.probe or bare))
+        print(price(plan, runs, options, resources, measure=options.probe or bare))
     if options.dry_run:
         return 0
     if bare:

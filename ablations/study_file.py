@@ -38,10 +38,10 @@ def load_study(name_or_path: str | Path) -> Study:
                              f"(the files in {STUDY_DIR})")
     elif not path.is_file():
         raise StudyError(f"study file {path} does not exist")
-    return read_study_file(path)
+    return _read_study_file(path)
 
 
-def read_study_file(path: Path) -> Study:
+def _read_study_file(path: Path) -> Study:
     try:
         data = yaml.load(path.read_text(), Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except StudyError as e:

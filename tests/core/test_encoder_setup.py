@@ -36,7 +36,7 @@ def test_an_encoder_from_a_local_folder_trains(tiny_bert):
 def test_the_full_preset_trains_bert_base_unless_the_study_sets_an_encoder(tmp_path, capsys):
     for preset, encoder in (("full", "bert-base-uncased"), ("cpu", "minilm")):
         plan = make_plan(load_study("ablation"), Options(study="ablation", preset=preset))
-        assert plan.encoders() == [encoder]
+        assert plan.encoders == [encoder]
     assert run.main(["--study", "ablation", "--dry-run", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 0
     assert "encoder    bert-base-uncased" in capsys.readouterr().out
 
