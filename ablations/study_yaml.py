@@ -51,6 +51,8 @@ def is_number(v) -> bool:
 
 
 class Reader:
+    """Checked reads of the mappings of one file loaded with LineLoader: each error names the file, line and key."""
+
     def __init__(self, path: Path):
         self.path = path
 
