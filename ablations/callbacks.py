@@ -8,19 +8,13 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from ablations.plan import variant_label as sampled_label
 from ablations.outbox import Outbox
 from ablations.tracking import code_version
-from reports.contract import PREDICTIONS_ARTIFACT
+from reports.contract import (COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG, IMAGES_TAG,
+                              PREDICTIONS_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG, VARIANT_TAG)
 from trainables.checkpoints import read_text
 from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
-from trainables.payload import read, resolve
-
-
-def variant_label(tune_config: dict) -> str:
-    """A grid trial's planned label, or for a sampled trial its values ("key=value, ...")."""
-    payload, sampled = read(tune_config)
-    return payload.variant or sampled_label(sampled)
+from trainables.payload import trial_of
 
 
 class MLflowTrials(Callback):
@@ -29,8 +23,8 @@ class MLflowTrials(Callback):
     Every write goes through the study's Outbox (ablations/outbox.py), so a tracking server that is away for a
     while delays the writes and loses none."""
 
-    def __init__(self, outbox: Outbox, images: str, search=None):
-        self.outbox, self.images, self.code = outbox, images, code_version()
+    def __init__(self, outbox: Outbox, search=None):
+        self.outbox, self.code = outbox, code_version()
         self.search = search  # an Optuna search (ablations.search) is told each trial's MLflow run
         self.open: dict[str, dict] = {}  # Tune trial id -> {hash, step times, last result, epochs}
         self.unlinked: dict[str, str] = {}  # Tune trial id -> hash, until the search is told its run id
@@ -38,15 +32,14 @@ class MLflowTrials(Callback):
         self.trial_seconds = 0.0  # summed wall time of the trials this run ended (the estimate's overhead needs it)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        payload, _ = read(trial.config)
-        cfg = resolve(trial.config)
-        tags = {"variant": variant_label(trial.config), "dataset": cfg.data.dataset, "seed": str(cfg.train.seed),
-                "config_hash": cfg.hash(exclude=("train.seed",)), "images": self.images, **self.code}
-        if payload.components is not None:
-            tags["components"] = json.dumps(payload.components, sort_keys=True)
-        h = cfg.hash()
+        started = trial_of(trial.config)  # its identity as planned, or as sampled
+        cfg, h = started.config, started.trial_hash
+        tags = {VARIANT_TAG: started.label, DATASET_TAG: cfg.data.dataset, SEED_TAG: str(cfg.train.seed),
+                CONFIG_HASH_TAG: started.config_hash, IMAGES_TAG: cfg.data.image, **self.code}
+        if started.payload.components is not None:
+            tags[COMPONENTS_TAG] = json.dumps(started.payload.components, sort_keys=True)
         self.outbox.child(h, tags, cfg.flat())
-        self.outbox.text(h, cfg.to_yaml(), "config.yaml")
+        self.outbox.text(h, cfg.to_yaml(), CONFIG_ARTIFACT)
         self.open[trial.trial_id] = {"hash": h, "step_times": {}, "last": None, "epochs": cfg.train.epochs,
                                      "started": time.time()}
         if self.search is not None:
@@ -82,7 +75,7 @@ class MLflowTrials(Callback):
             final["samples_per_s"] = statistics.mean(v[1] for v in st["step_times"].values())
         self.outbox.metrics(st["hash"], final)
         if int(last.get("epoch", 0)) < st["epochs"]:
-            self.outbox.tag(st["hash"], "stopped_early", f"epoch {last.get('epoch')}/{st['epochs']}")
+            self.outbox.tag(st["hash"], STOPPED_EARLY_TAG, f"epoch {last.get('epoch')}/{st['epochs']}")
         predictions = read_text(last[CHECKPOINT_KEY]) if last.get(CHECKPOINT_KEY) else None
         if predictions is not None:
             self.outbox.text(st["hash"], predictions, PREDICTIONS_ARTIFACT)
@@ -132,6 +125,10 @@ def _error_text(trial) -> str:
     return (text or str(getattr(trial, "error_msg", "") or "trial failed")).strip()[-4000:]
 
 
+def _label(trial) -> str:
+    return trial_of(trial.config).label
+
+
 class Progress(Callback):
     """One readable line per event: trial states, best so far, elapsed and an estimate of what remains."""
 
@@ -149,23 +146,23 @@ class Progress(Callback):
               f"eta {eta / 60:.1f} min | {msg}", flush=True)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._line(f"start  {variant_label(trial.config)} ({trial.trial_id})")
+        self._line(f"start  {_label(trial)} ({trial.trial_id})")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         value = result.get(self.metric)
         if value is not None and (self.best is None or value > self.best[0]):
-            self.best = (value, variant_label(trial.config))
+            self.best = (value, _label(trial))
         if "epoch" in result:
-            self._line(f"epoch {result['epoch']} {variant_label(trial.config)}: dev F1 "
+            self._line(f"epoch {result['epoch']} {_label(trial)}: dev F1 "
                        f"{100 * result.get('dev_f1', 0):.2f}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.done += 1
-        self._line(f"done   {variant_label(trial.config)}")
+        self._line(f"done   {_label(trial)}")
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.failed += 1
-        self._line(f"FAILED {variant_label(trial.config)}: see its MLflow run")
+        self._line(f"FAILED {_label(trial)}: see its MLflow run")
 
 
 class Waiting(Callback):

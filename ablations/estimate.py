@@ -1,5 +1,7 @@
 """What a study will cost before it runs: wall time and CPU/GPU-hours, from measured times, saying what they rest on.
 
+`price` is the dry run's estimate line (and the warning before a bare `full` run on a machine without a GPU).
+
 Two sources of measurement, best first:
 - finished runs of the same study and preset in MLflow: each planned trial is priced at the median wall time of
   the finished trials of its row (the same label, another seed), or of all finished trials where its row has none;
@@ -18,7 +20,32 @@ import sys
 import time
 from dataclasses import dataclass
 
-OVERHEAD_METRIC = "study_overhead_s"  # a parent run's wall time beyond its trials, logged by each run of the study
+from reports.contract import OVERHEAD_METRIC, VARIANT_TAG
+
+
+def price(plan, runs, options, resources: dict, measure: bool) -> str:
+    """What is left of `plan` (ablations/plan.py) priced: from the finished runs of its study in `runs` (a StudyRuns,
+    or None) where there are any, else from a probe here when `measure`; run `resources` ({"CPU": n, "GPU": m}) at
+    a time, as a trial's payload reserves them."""
+    payload = plan.payload(plan.planned[0], options)
+    left = plan.todo(runs)
+    if not left:
+        return "estimate   nothing left to run"
+    history = from_history(finished_durations(runs), [t.label for t in left]) if runs else None
+    if history is None and not measure:
+        return ("estimate   none yet: no finished trials of this study and preset in MLflow; add --probe to time "
+                "one config here (a minute or so)")
+    if history is None:
+        try:
+            cfg = left[0].config.copy()
+            cfg.train.num_threads = cfg.train.num_threads or int(max(1, payload.cpus_per_worker))  # as a trial has
+            history = from_probe(probe(cfg), [t.config for t in left])
+        except Exception as e:  # the probe runs the real code: a model that cannot load here says so
+            return f"estimate   none: the probe failed: {type(e).__name__}: {e}"
+    per, basis = history
+    overhead = (measured_overhead(runs) if runs else None) or (process_start() if measure else None)
+    return Estimate(per, basis, payload.fitting(resources), payload.cpus_per_worker * payload.workers,
+                    payload.gpus_per_worker * payload.workers, *(overhead or ())).describe()
 
 
 @dataclass
@@ -69,18 +96,16 @@ def from_history(durations: dict[str, list[float]], labels: list[str]) -> tuple[
 def finished_durations(runs) -> dict[str, list[float]]:
     """Row label -> wall times (s) of the finished trials of a StudyRuns' study and preset."""
     out: dict[str, list[float]] = {}
-    for r in runs._search("tags.`shapca.role` = 'trial' and attributes.status = 'FINISHED'"):
+    for r in runs.trial_runs("FINISHED"):
         if r.info.end_time and r.info.start_time:
-            out.setdefault(r.data.tags.get("variant", ""), []).append((r.info.end_time - r.info.start_time) / 1000)
+            out.setdefault(r.data.tags.get(VARIANT_TAG, ""), []).append((r.info.end_time - r.info.start_time) / 1000)
     return out
 
 
 def measured_overhead(runs) -> tuple[float, str] | None:
     """The median overhead logged by earlier runs of this study and preset, else by any study's runs in the store."""
-    mine = runs._search("tags.`shapca.role` = 'study'")
-    anyone = runs.client.search_runs([runs.experiment_id], "tags.`shapca.role` = 'study'", max_results=50)
-    for parents, whose in ((mine, "this study and preset"), (anyone, "studies in this store")):
-        values = [m.value for p in parents for m in runs.client.get_metric_history(p.info.run_id, OVERHEAD_METRIC)]
+    for every_study, whose in ((False, "this study and preset"), (True, "studies in this store")):
+        values = runs.parent_metric(OVERHEAD_METRIC, every_study)
         if values:
             return statistics.median(values), f"measured by {len(values)} earlier run(s) of {whose}"
     return None

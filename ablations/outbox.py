@@ -97,9 +97,7 @@ class Outbox:
         elif kind == "tag":
             self.runs.client.set_tag(run_id, item[2], item[3])
         elif kind == "end":
-            if item[2] == "FAILED":
-                self.runs.client.set_tag(run_id, "error", item[3][:4000] or "unknown error")
-            self.runs.client.set_terminated(run_id, status=item[2])
+            self.runs.finish(run_id, item[2], item[3])
 
     def close(self, wait_s: float) -> int:
         """At the end of a study: keeps trying for up to `wait_s`, then saves what is left beside the study.

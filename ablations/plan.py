@@ -1,176 +1,285 @@
-"""Which trials a study plans under a preset: the grid's trial list, or the Optuna search space, and the dry-run text.
+"""A study's plan: made once per command from the study and the command line; every command reads it.
+
+    argv -> Options; study file -> Study -> make_plan -> Plan => describe | status | price | record | launch
+
+`make_plan` cuts the study first (the command line's selection, then the preset: ablations/presets.py), so that no
+config outside the cut is ever resolved; then it resolves each planned trial's config, checks it whole and gives it
+its identity. Its units are what Tune runs: one grid unit holding every trial of a grid study, or one search unit
+per (dataset, seed) of an Optuna study. Grid and search differ here and in the searcher the launcher picks
+(ablations/launch.py), nowhere else.
 
 A trial's identity is its resolved config's hash (`trial_hash`, seed included); `config_hash` leaves the seed out and
-so names one table cell across seeds. Both are what docs/tracking.md tags every child run with.
+so names one table cell across seeds. trainables/payload.py `identity` computes both, here and for sampled trials.
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
-from ablations.presets import apply_preset, get_preset
-from ablations.schema import BASE_LABEL, Study, StudyError, format_value
-from ablations.study import resolve, rows
-from shapca.config import Config
+from ablations.precision import training_amp
+from ablations.presets import Preset, apply_preset, get_preset, select
+from ablations.schema import BASE_LABEL, Study, StudyError
+from shapca.config import Config, ConfigError, format_assignments, format_value, parse_assignments
+from shapca.shapley_choices import MAX_EXACT_PLAYERS
+from trainables.payload import TrialPayload, identity
 
-SEED_KEY = "train.seed"
+
+@dataclass(frozen=True)
+class Row:
+    """A row of a study's tables: one point of the sweep grid, or one named variant, and the datasets it runs on."""
+    label: str
+    overrides: dict
+    components: dict | None = None  # ablation and factorial studies: component -> 0/1
+    swept: dict = dataclasses.field(default_factory=dict)  # the grid point's values (empty for a named variant)
+    datasets: tuple = ()
 
 
-@dataclass
-class TrialSpec:
+@dataclass(frozen=True)
+class PlannedTrial:
+    row: Row
     dataset: str
     seed: int
-    variant: str  # the row label: a named variant, or "key=value, ..." of the swept values
-    overrides: dict  # every flat override on top of the config defaults, in the order they were applied
-    components: dict | None  # for ablation and factorial studies: component -> 0/1
-    config: Config
-    trial_hash: str  # config.hash(): the trial's identity
-    config_hash: str  # config.hash() without the seed: the table cell
-    swept: dict  # the swept keys' values of this trial (empty for a named variant)
+    config: Config  # resolved
+    trial_hash: str  # the trial's identity
+    config_hash: str  # its table cell's identity (the hash without the seed)
+
+    @property
+    def label(self) -> str:
+        return self.row.label
+
+    @property
+    def cell(self) -> tuple[str, str]:
+        """(row label, dataset): the table cell this trial's seed adds to."""
+        return self.row.label, self.dataset
 
 
-def _with_preset(study: Study, preset: str | None) -> Study:
-    return apply_preset(study, preset or study.preset or "full")
+@dataclass(frozen=True)
+class GridUnit:
+    """One Tune run over a grid study's trials: a grid search over their payloads."""
+    trials: tuple[PlannedTrial, ...]
+    rows: tuple[Row, ...]  # the distinct rows, in the order they are first planned
+    name = "grid"
+
+    @property
+    def size(self) -> int:
+        return len(self.trials)
+
+    @property
+    def planned(self) -> tuple[PlannedTrial, ...]:
+        """The trials whose configs are known before Tune runs."""
+        return self.trials
+
+    def todo(self, runs) -> list[PlannedTrial]:
+        """The trials with no FINISHED run in `runs` (a StudyRuns; None: nothing ran yet)."""
+        done = runs.done_hashes() if runs else set()
+        return [t for t in self.trials if t.trial_hash not in done]
 
 
-def _spec(study: Study, dataset: str, seed: int, label: str, overrides: dict, components, swept: dict,
-          where: str) -> TrialSpec:
-    cfg, flat = resolve(study, dataset, seed, overrides, where)
-    return TrialSpec(dataset=dataset, seed=seed, variant=label, overrides=flat, components=components, config=cfg,
-                     trial_hash=cfg.hash(), config_hash=cfg.hash(exclude=(SEED_KEY,)), swept=dict(swept))
+@dataclass(frozen=True)
+class SearchUnit:
+    """One Tune run of an Optuna study: `budget` trials of one dataset and seed sampled from `space` over `base`."""
+    base: PlannedTrial  # nothing sampled yet; each sampled trial sets the swept keys on top of it
+    space: dict  # swept key -> Distribution, in the study file's order
+    budget: int
+    rows = ()  # a search has no rows: each sampled trial is labelled by its values
+
+    @property
+    def name(self) -> str:
+        return f"optuna-{self.base.dataset}-seed{self.base.seed}"
+
+    @property
+    def size(self) -> int:
+        return self.budget
+
+    @property
+    def planned(self) -> tuple[PlannedTrial, ...]:
+        return (self.base,)
+
+    def todo(self, runs) -> list[PlannedTrial]:
+        """What is left of the budget (FINISHED runs of this dataset and seed count), as that many copies of the
+        base: the trials to price and to sample."""
+        have = runs.finished_count(self.base.dataset, self.base.seed) if runs else 0
+        return [self.base] * max(0, self.budget - have)
 
 
-def plan(study: Study, preset: str | None = None) -> list[TrialSpec]:
-    """Every trial of a grid study: each dataset x each row (grid point or variant) x each seed, in that order."""
-    study = _with_preset(study, preset)
-    if not study.is_grid:
-        raise StudyError(f"{study.path}: study '{study.name}' is an optuna search; its trials are sampled "
-                         f"(use search_space and resolve_sampled)")
-    specs, seen = [], {}
-    for dataset in study.datasets:
-        for row in rows(study, dataset):
-            for seed in study.seeds:
-                spec = _spec(study, dataset, seed, row.label, row.overrides, row.components, row.swept,
-                             f"{study.path}: row '{row.label}' on {dataset}, seed {seed}")
-                if spec.trial_hash in seen:
-                    raise StudyError(f"{study.path}: rows '{seen[spec.trial_hash]}' and '{row.label}' resolve to the "
-                                     f"same config on {dataset} (seed {seed}); every row must differ")
-                seen[spec.trial_hash] = row.label
-                specs.append(spec)
-    return specs
+@dataclass(frozen=True)
+class Plan:
+    study: Study  # cut to the selection and the preset
+    preset: Preset
+    cuts: tuple[str, ...]  # what the selection and the preset cut, in words
+    cli_overrides: dict  # --set, applied to every trial, last
+    units: tuple  # GridUnit | SearchUnit, in the order Tune runs them
+    auto_amp: str = "none"  # what train.amp=auto trains in where the trials run (ablations/precision.py)
+    amp_decided: str = ""  # by what, in words
+
+    @property
+    def size(self) -> int:
+        """Trials planned: a grid's trials, a search's budget."""
+        return sum(u.size for u in self.units)
+
+    @property
+    def planned(self) -> list[PlannedTrial]:
+        return [t for u in self.units for t in u.planned]
+
+    @property
+    def rows(self) -> list[Row]:
+        return [r for u in self.units for r in u.rows]
+
+    def todo(self, runs) -> list[PlannedTrial]:
+        return [t for u in self.units for t in u.todo(runs)]
+
+    @property
+    def encoders(self) -> list[str]:
+        """The encoders its trials train (a run checks each can be loaded before it starts)."""
+        return sorted({t.config.model.encoder for t in self.planned})
+
+    def folder(self, options) -> Path:
+        """Where the study's own files go (checkpoints, Optuna journals, kept writes): a folder per study and preset
+        under a local --storage; beside the driver with a storage URI."""
+        if "://" in options.storage:
+            return Path(".")
+        return Path(options.storage) / f"{self.study.name}-{self.preset.name}"
+
+    def payload(self, trial: PlannedTrial, options) -> TrialPayload:
+        """What Tune is given to run `trial`: its config and identity, the study's resources, the retries asked for."""
+        r = self.study.resources
+        return TrialPayload(config=trial.config.to_dict(), study=self.study.name, preset=self.preset.name,
+                            storage=options.storage if "://" in options.storage else str(self.folder(options)),
+                            variant=trial.label, trial_hash=trial.trial_hash, config_hash=trial.config_hash,
+                            components=trial.row.components, workers=int(r.get("workers", 1)),
+                            cpus_per_worker=float(r.get("cpus_per_worker", 1)),
+                            gpus_per_worker=float(r.get("gpus_per_worker", 0)), max_failures=options.max_failures,
+                            backend=options.backend)
 
 
-def search_space(study: Study) -> dict:
-    """The optuna study's sweep as Ray Tune distributions, keyed by dotted config key.
+def make_plan(study: Study, options, extra_seeds: dict | None = None, amp: tuple[str, str] | None = None) -> Plan:
+    """The plan of `study` under `options` (ablations/options.py: the selection, the preset and --set).
 
-    `int` and `logint` bounds are inclusive in the study file; Tune's randint/lograndint exclude the upper bound,
-    hence hi + 1.
-    """
-    from ray import tune
+    `extra_seeds` maps a grid row's table cell, (row label, dataset), to seeds planned for that row beyond the
+    study's: their trials are ordinary trials, each with its own identity. `amp`: what train.amp=auto trains in
+    and by what that was decided (ablations/precision.py training_amp; default: this machine decides)."""
+    chosen, chosen_cuts = select(study, options.datasets, options.variants, options.seeds)
+    preset = get_preset(options.preset or "full")
+    cut, preset_cuts = apply_preset(chosen, preset)
+    try:  # --set is checked by name now (a dry run too)
+        cli = parse_assignments(list(options.set))
+        Config().update(cli, where="--set")
+    except ConfigError as e:
+        raise StudyError(str(e)) from None
+    swept = sorted(set(cli) & set(cut.sweep))
+    if swept:
+        raise StudyError(f"--set {', '.join(swept)}: the study sweeps this key; setting it would collapse its axis")
+    auto_amp, decided = amp or training_amp(None, cut.resources)
+    # the plan's settings first: they are what each trial's config is resolved from
+    plan = Plan(cut, preset, tuple(chosen_cuts + preset_cuts), cli, units=(), auto_amp=auto_amp, amp_decided=decided)
+    if cut.search["algorithm"] == "grid":
+        return dataclasses.replace(plan, units=(_grid(plan, extra_seeds or {}),))
+    if extra_seeds:
+        raise StudyError(f"{cut.path}: extra seeds are for the rows of a grid; '{cut.name}' is an optuna search")
+    return dataclasses.replace(plan, units=_searches(plan))
 
-    if study.is_grid:
-        raise StudyError(f"{study.path}: study '{study.name}' is a grid; its trials are listed by plan()")
-    make = {"choice": lambda v: tune.choice(list(v)), "uniform": lambda v: tune.uniform(*v),
-            "loguniform": lambda v: tune.loguniform(*v), "int": lambda v: tune.randint(v[0], v[1] + 1),
-            "logint": lambda v: tune.lograndint(v[0], v[1] + 1)}
-    return {key: make[d.kind](d.values) for key, d in study.sweep.items()}
+
+def rows(study: Study, dataset: str) -> list[Row]:
+    """A grid study's rows on one dataset: each point of the sweep grid, then each named variant that applies."""
+    out = []
+    if study.sweep:
+        keys = list(study.sweep)
+        for values in itertools.product(*(study.sweep[k].values for k in keys)):
+            point = dict(zip(keys, values))
+            out.append(Row(format_assignments(point), dict(point), swept=dict(point)))
+    for v in study.variants:
+        if v.datasets is None or dataset in v.datasets:
+            out.append(Row(v.name, dict(v.overrides), v.components))
+    if not study.sweep and not study.variants:
+        out.append(Row(BASE_LABEL, {}))
+    return out
 
 
-def variant_label(sampled: dict) -> str:
-    """Row label of a sampled trial: "key=value, ..." in sweep order, reals to 4 significant digits."""
-    if not sampled:
-        return BASE_LABEL
-    return ", ".join(f"{k}={format(v, '.4g') if isinstance(v, float) else format_value(v)}"
-                     for k, v in sampled.items())
-
-
-def resolve_sampled(study: Study, preset: str | None, dataset: str, seed: int, sampled: dict) -> TrialSpec:
-    """The trial of an optuna study for values Tune sampled (any subset of the swept keys; none gives the base)."""
-    study = _with_preset(study, preset)
-    if dataset not in study.datasets:
-        raise StudyError(f"{study.path}: dataset '{dataset}' is not in the study ({', '.join(study.datasets)})")
-    unknown = [k for k in sampled if k not in study.sweep]
+def _grid(plan: Plan, extra_seeds: dict) -> GridUnit:
+    """Each dataset x each row x each seed, in that order; a row's extra seeds follow the study's."""
+    study = plan.study
+    per_dataset = {d: rows(study, d) for d in study.datasets}
+    datasets_of: dict[str, list] = {}
+    for dataset, its_rows in per_dataset.items():
+        for row in its_rows:
+            datasets_of.setdefault(row.label, []).append(dataset)
+    unknown = sorted(set(extra_seeds) - {(label, d) for label, ds in datasets_of.items() for d in ds})
     if unknown:
-        raise StudyError(f"{study.path}: sampled keys {unknown} are not swept (swept: {', '.join(study.sweep)})")
-    ordered = {k: sampled[k] for k in study.sweep if k in sampled}
-    label = variant_label(ordered)
-    return _spec(study, dataset, seed, label, ordered, None, ordered,
-                 f"{study.path}: sampled {label} on {dataset}, seed {seed}")
+        raise StudyError(f"{study.path}: extra seeds for cells the plan does not have: {unknown}")
+    distinct = {r.label: dataclasses.replace(r, datasets=tuple(datasets_of[r.label]))
+                for its_rows in per_dataset.values() for r in its_rows}
+    trials, seen = [], {}
+    for dataset, its_rows in per_dataset.items():
+        for row in (distinct[r.label] for r in its_rows):
+            extra = list(extra_seeds.get((row.label, dataset), ()))
+            if set(extra) & set(study.seeds) or len(set(extra)) < len(extra):
+                raise StudyError(f"{study.path}: extra seeds {extra} of row '{row.label}' on {dataset} repeat a "
+                                 f"planned seed")
+            for seed in study.seeds + extra:
+                trial = _trial(plan, row, dataset, seed, f"{study.path}: row '{row.label}' on {dataset}, seed {seed}")
+                if trial.trial_hash in seen:
+                    raise StudyError(f"{study.path}: rows '{seen[trial.trial_hash]}' and '{row.label}' resolve to "
+                                     f"the same config on {dataset} (seed {seed}); every row must differ")
+                seen[trial.trial_hash] = row.label
+                trials.append(trial)
+    return GridUnit(tuple(trials), tuple(distinct.values()))
 
 
-# ---- dry run --------------------------------------------------------------------------------------------------------
-def describe_plan(study: Study, preset: str | None = None, done_hashes=frozenset()) -> str:
-    """The dry-run text: the study, the preset and its cuts, then the trial table (grid) or the search (optuna)."""
-    study = _with_preset(study, preset)
-    r = study.resources
-    lines = [f"study      {study.name}: {study.description}".rstrip(": "),
-             f"file       {study.path}",
-             f"preset     {get_preset(study.preset).describe()}",
-             f"cuts       {'; '.join(study.reductions) or 'none'}",
-             f"datasets   {', '.join(study.datasets)}; seeds {', '.join(map(str, study.seeds))}",
-             f"metric     {study.metric} ({study.mode}); per trial {r['workers']} worker(s) x "
-             f"{r['cpus_per_worker']} CPU, {r['gpus_per_worker']} GPU each",
-             f"report     {study.report['kind']}" + (f" over {', '.join(study.report['params'])}"
-                                                      if study.report["params"] else "")]
-    if study.dataset_overrides:
-        lines.append("per-dataset " + "; ".join(f"{d}: {_fmt(o)}" for d, o in study.dataset_overrides.items()))
-    lines.append(f"encoder    {', '.join(sorted(_encoders(study)))}")
-    if study.amp_auto:
-        lines.append(f"precision  train.amp=auto trains in {'bf16 autocast' if study.amp_auto == 'bf16' else 'float32'}"
-                     f" (decided by {study.amp_decided or 'the runner'})")
-    if study.base:
-        lines.append(f"base       {_fmt(study.base)}")
-    if study.cli_overrides:
-        lines.append(f"--set      {_fmt(study.cli_overrides)} (every trial)")
-    if study.is_grid:
-        lines += _describe_grid(study, set(done_hashes))
-    else:
-        lines += _describe_search(study)
-    return "\n".join(lines)
+def _searches(plan: Plan) -> tuple[SearchUnit, ...]:
+    study = plan.study
+    for dataset in study.datasets:  # each bound and choice on each dataset, so a bad one fails before Tune samples it
+        for key, dist in study.sweep.items():
+            for value in dist.values:
+                _resolve(plan, dataset, study.seeds[0], {key: value},
+                         f"{study.path}: sweep.{key}={format_value(value)} on {dataset}")
+    base = Row(BASE_LABEL, {})
+    return tuple(SearchUnit(_trial(plan, base, d, seed, f"{study.path}: sampled {BASE_LABEL} on {d}, seed {seed}"),
+                            dict(study.sweep), int(study.search["num_samples"]))
+                 for d in study.datasets for seed in study.seeds)
 
 
-def _encoders(study: Study) -> set[str]:
-    if study.is_grid:
-        return {s.config.model.encoder for s in plan(study)}
-    return {resolve_sampled(study, None, d, s, {}).config.model.encoder for d in study.datasets for s in study.seeds}
+def _trial(plan: Plan, row: Row, dataset: str, seed: int, where: str) -> PlannedTrial:
+    cfg = _resolve(plan, dataset, seed, row.overrides, where)
+    return PlannedTrial(row, dataset, seed, cfg, *identity(cfg))
 
 
-def _fmt(overrides: dict) -> str:
-    return ", ".join(f"{k}={format_value(v)}" for k, v in overrides.items()) or "-"
+def _resolve(plan: Plan, dataset: str, seed: int, row_overrides: dict, where: str) -> Config:
+    """A trial's config: defaults <- preset defaults <- base <- dataset_overrides <- row (variant or grid point) <-
+    dataset, seed <- preset overrides <- --set. Preset overrides skip the keys the study sweeps, so a preset never
+    collapses the study's axis. Every check that needs the whole config is made here."""
+    study = plan.study
+    flat = dict(plan.preset.defaults)
+    flat.update(study.base)
+    flat.update(study.dataset_overrides.get(dataset, {}))
+    flat.update(row_overrides)
+    flat.update({"data.dataset": dataset, "train.seed": seed})
+    flat.update({k: v for k, v in plan.preset.overrides.items() if k not in study.sweep})
+    flat.update(plan.cli_overrides)
+    try:
+        cfg = Config().update(flat, where=where)
+    except ConfigError as e:
+        raise StudyError(str(e)) from None
+    if cfg.train.amp == "auto":  # a trial's identity names the precision it trains in
+        cfg.train.amp = plan.auto_amp
+    _check_context(cfg, where)
+    # the alignment loss runs on training batches only (the contexts of one are the players), so the training batch
+    # size bounds the players exact enumeration takes
+    if cfg.shapley.estimator == "exact" and cfg.train.batch_size > MAX_EXACT_PLAYERS:
+        raise StudyError(f"{where}: shapley.estimator=exact enumerates 2^k coalitions of the k pairs of a "
+                         f"mini-batch; train.batch_size {cfg.train.batch_size} exceeds {MAX_EXACT_PLAYERS}")
+    return cfg
 
 
-def _describe_grid(study: Study, done: set) -> list[str]:
-    specs = plan(study)
-    n_done = sum(s.trial_hash in done for s in specs)
-    per_dataset = ", ".join(f"{d} {len(rows(study, d))}" for d in study.datasets)
-    out = [f"search     grid: {len(specs)} trials = rows per dataset ({per_dataset}) x {len(study.seeds)} seed(s); "
-           f"{len(specs) - n_done} to run, {n_done} done (skip)", "", "rows"]
-    for row in {r.label: r for d in study.datasets for r in rows(study, d)}.values():
-        comp = f"   components {_fmt(row.components)}" if row.components else ""
-        out.append(f"  {row.label}: {_fmt(row.overrides)}{comp}")
-    header = ("#", "variant", "dataset", "seed", "trial_hash", "config_hash", "status")
-    table = [header] + [(str(i), s.variant, s.dataset, str(s.seed), s.trial_hash, s.config_hash,
-                         "skip (done)" if s.trial_hash in done else "run") for i, s in enumerate(specs, 1)]
-    widths = [max(len(row[c]) for row in table) for c in range(len(header))]
-    out += [""] + ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
-    return out
+def _check_context(cfg: Config, where: str) -> None:
+    from shapca.data.context_texts import generators
 
-
-def _describe_search(study: Study) -> list[str]:
-    n = study.search["num_samples"]
-    runs = len(study.datasets) * len(study.seeds)
-    epochs = {resolve_sampled(study, None, d, s, {}).config.train.epochs for d in study.datasets for s in study.seeds}
-    width = max(len(k) for k in study.sweep)
-    out = [f"search     optuna, sampler {study.search['sampler']} (seed {study.search['seed']}): {n} trials per "
-           f"(dataset, seed) x {runs} = {n * runs} trials, one search per (dataset, seed)", "space"]
-    out += [f"  {k.ljust(width)}  {d.describe()}" for k, d in study.sweep.items()]
-    sch = study.scheduler
-    if sch:
-        out.append(f"scheduler  {sch['type']}: grace_period {sch['grace_period']} epoch(s), reduction_factor "
-                   f"{sch['reduction_factor']}, max_t = train.epochs ({', '.join(map(str, sorted(epochs)))})")
-    else:
-        out.append("scheduler  none: every trial runs all its epochs")
-    out.append(f"budget     at most {n * runs} trials x {max(epochs)} epoch(s) = {n * runs * max(epochs)} trial-epochs"
-               + ("; the scheduler stops weaker trials early" if sch else ""))
-    out.append("resume     finished trials are counted per (dataset, seed) from MLflow; the Optuna journal keeps the "
-               "sampler's state")
-    return out
+    context = cfg.data.context
+    if context.startswith("file:"):
+        return
+    known = generators(cfg.data.dataset)
+    if context not in known:
+        raise StudyError(f"{where}: data.context '{context}' is not a context generator of {cfg.data.dataset} "
+                         f"(known: {', '.join(known)}, file:<path>); set it per dataset in dataset_overrides or "
+                         f"restrict the variant with datasets: [...]")

@@ -29,7 +29,7 @@ def training_amp(address: str | None, resources: dict) -> tuple[str, str]:
         return _probe(device), f"this machine's {device.upper()}"
     import ray
 
-    from ablations.trials import connect_ray
+    from ablations.launch import connect_ray
 
     connect_ray(address)
     task = ray.remote(_probe).options(num_cpus=float(resources.get("cpus_per_worker", 1)), num_gpus=gpus)

@@ -1,8 +1,9 @@
-"""Presets: named sizes of a study (smoke, cpu, compare, full), each a set of config overrides plus cuts to the study.
+"""The cuts to a study before any config is resolved: the command line's selection, then the preset.
 
-The preset's name is recorded on every run (tag `preset`), and its overrides change every trial's config hash, so
+Presets are named sizes of a study (smoke, cpu, compare, full), each a set of config overrides plus cuts. The
+preset's name is recorded on every run (tag `preset`), and its overrides change every trial's config hash, so
 trials of different presets never share a table cell or count as each other's finished work.
-docs/studies.md says what each preset does and why it is sized so.
+docs/studies.md says what each preset does and why it is sized so. The planner (ablations/plan.py) applies both.
 """
 from __future__ import annotations
 
@@ -68,13 +69,44 @@ def spaced(items: list, n: int | None) -> list:
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
-def apply_preset(study: Study, preset_name: str) -> Study:
-    """A copy of the study cut to the preset, with the preset's overrides to apply last and its name recorded."""
-    preset = get_preset(preset_name)
-    if study.preset is not None:
-        if study.preset == preset.name:
-            return study
-        raise StudyError(f"study '{study.name}' already has preset '{study.preset}'; load it again for '{preset.name}'")
+def select(study: Study, datasets=None, variants=None, seeds=None) -> tuple[Study, list[str]]:
+    """The study cut to the datasets, named variants and seeds chosen on the command line (None keeps them all),
+    and the cuts in words.
+
+    Applied before the preset, so `--datasets mnre` with a one-dataset preset keeps MNRE. A trial's identity is its
+    config, so a selected trial is the same trial as in the whole study: a later run of the rest fills only the
+    missing ones."""
+    cuts = []
+    if datasets is not None:
+        unknown = [d for d in datasets if d not in study.datasets]
+        if unknown:
+            raise StudyError(f"--datasets {', '.join(unknown)}: study '{study.name}' runs on "
+                             f"{', '.join(study.datasets)}")
+        cuts.append(f"datasets {len(study.datasets)} -> {len(datasets)} ({', '.join(datasets)}) chosen")
+    if variants is not None:
+        names = [v.name for v in study.variants]
+        unknown = [n for n in variants if n not in names]
+        if unknown:
+            raise StudyError(f"--variants {', '.join(map(repr, unknown))}: study '{study.name}' has "
+                             f"{', '.join(map(repr, names)) or 'no named variants'}")
+        cuts.append(f"variants {len(names)} -> {len(variants)} ({', '.join(variants)}) chosen")
+    if seeds is not None:
+        if not seeds or len(set(seeds)) < len(seeds):
+            raise StudyError(f"--seeds {' '.join(map(str, seeds))}: give distinct seeds")
+        cuts.append(f"seeds {', '.join(map(str, study.seeds))} -> {', '.join(map(str, seeds))} chosen")
+    kept = study.datasets if datasets is None else [d for d in study.datasets if d in datasets]
+    chosen = [v for v in study.variants if variants is None or v.name in variants]
+    idle = [v.name for v in chosen if v.datasets is not None and not set(v.datasets) & set(kept)]
+    if variants is not None and idle:
+        raise StudyError(f"--variants {', '.join(map(repr, idle))}: not run on {', '.join(kept)} (see the variant's "
+                         f"datasets in {study.path.name})")
+    return dataclasses.replace(study, datasets=kept, seeds=list(study.seeds if seeds is None else seeds),
+                               variants=chosen,
+                               dataset_overrides={d: o for d, o in study.dataset_overrides.items() if d in kept}), cuts
+
+
+def apply_preset(study: Study, preset: Preset) -> tuple[Study, list[str]]:
+    """The study cut to the preset (whose overrides the planner applies to every trial), and the cuts in words."""
     cuts = []
     datasets = study.datasets[:preset.max_datasets] if preset.max_datasets else list(study.datasets)
     seeds = study.seeds[:preset.max_seeds] if preset.max_seeds else list(study.seeds)
@@ -110,6 +142,4 @@ def apply_preset(study: Study, preset_name: str) -> Study:
 
     return dataclasses.replace(
         study, datasets=datasets, seeds=seeds, sweep=sweep, variants=variants, search=search, scheduler=scheduler,
-        dataset_overrides={d: dict(o) for d, o in study.dataset_overrides.items() if d in datasets},
-        preset=preset.name, preset_overrides=dict(preset.overrides), preset_defaults=dict(preset.defaults),
-        reductions=study.reductions + tuple(cuts))
+        dataset_overrides={d: dict(o) for d, o in study.dataset_overrides.items() if d in datasets}), cuts

@@ -1,15 +1,15 @@
 """The study schema: what a study file may say (its keys and their allowed values) and the types it is read into.
 
-A leaf of ablations/: the parser (study_file.py), the presets (presets.py), the rules over whole configs (study.py)
-and the planner (plan.py) import it; it imports none of them. docs/studies.md documents each key.
+A leaf of ablations/: the parser (study_file.py), the presets (presets.py) and the planner (plan.py) import it; it
+imports none of them. docs/studies.md documents each key.
 """
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from shapca.config import Config
+from shapca.config import Config, format_value
 
 STUDY_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 BASE_LABEL = "base"  # row label of a study with neither variants nor sweep
@@ -50,8 +50,9 @@ class Variant:
     description: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Study:
+    """A study file as written (ablations/study_file.py reads it); the planner cuts it and resolves its trials."""
     name: str
     path: Path
     description: str
@@ -67,23 +68,6 @@ class Study:
     mode: str
     resources: dict  # {"workers", "cpus_per_worker", "gpus_per_worker"}
     report: dict  # {"kind", "params"[, "reference"]}
-    preset: str | None = None  # set by ablations.presets.apply_preset
-    preset_overrides: dict = field(default_factory=dict)
-    preset_defaults: dict = field(default_factory=dict)  # applied before base: the study's own values win
-    reductions: tuple = ()  # what the command line's selection and the preset cut, in words
-    cli_overrides: dict = field(default_factory=dict)  # the runner's --set, applied to every trial, last
-    # what train.amp=auto trains in where the trials run (bf16 | none), decided by the runner for the machine or
-    # cluster that trains them; None: this machine, for the device a trial asks for (shapca/precision.py)
-    amp_auto: str | None = None
-    amp_decided: str = ""  # where amp_auto was decided, in words (for the dry run)
-
-    @property
-    def is_grid(self) -> bool:
-        return self.search["algorithm"] == "grid"
-
-
-def format_value(v) -> str:
-    return str(v).lower() if isinstance(v, bool) else str(v)
 
 
 def check_components(kind: str, variants: list, sweep: dict, where: str) -> None:

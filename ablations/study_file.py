@@ -1,8 +1,9 @@
-"""Reading a study file: YAML with line numbers, and a parser whose every error names the file, the line and the key.
+"""A study file read into a Study: the one parser of the study files, whose every error names the file, the line and
+the key.
 
-docs/studies.md documents each key. This module (with ablations/study_sweep.py for the sweep) checks the file's
+docs/studies.md documents each key; ablations/schema.py holds the keys and types. This module checks the file's
 shape and each value on its own; rules that need whole configs (choices, combinations, context generators per
-dataset) are checked in ablations/study.py. The keys and types are ablations/schema.py.
+dataset) are checked when the study is planned (ablations/plan.py), on the trials the plan keeps.
 """
 from __future__ import annotations
 
@@ -11,16 +12,36 @@ from pathlib import Path
 
 import yaml
 
-from ablations.schema import (ALGORITHMS, AXES, KEY_TYPES, KEYS, METRICS, REQUIRED, SAMPLERS, SCHEDULERS,
-                              VARIANT_KEYS, Study, StudyError, Variant, check_components)
-from ablations.study_sweep import SweepRules, is_number
-from ablations.study_yaml import LineLoader
+from ablations.schema import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, METRICS, REQUIRED, SAMPLERS,
+                              SCHEDULERS, STUDY_DIR, VARIANT_KEYS, Distribution, Study, StudyError, Variant,
+                              check_components)
+from ablations.study_yaml import LineLoader, Reader, is_int, is_number
 from reports.contract import REPORT_KINDS
-from shapca.config import Config, ConfigError
+from shapca.config import Config, ConfigError, format_value
 from shapca.data.types import DATASETS
 
 
-def read_study_file(path: Path) -> Study:
+def available_studies() -> list[str]:
+    return sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+
+
+def load_study(name_or_path: str | Path) -> Study:
+    """A study by name (search_spaces/<name>.yaml) or by path to a YAML file, parsed and checked value by value.
+
+    `--study NAME` means search_spaces/NAME.yaml; a value that looks like a path is taken as one."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text):
+        path = STUDY_DIR / f"{text}.yaml"
+        if not path.is_file():
+            raise StudyError(f"unknown study '{text}'; available: {', '.join(available_studies()) or '(none)'} "
+                             f"(the files in {STUDY_DIR})")
+    elif not path.is_file():
+        raise StudyError(f"study file {path} does not exist")
+    return _read_study_file(path)
+
+
+def _read_study_file(path: Path) -> Study:
     try:
         data = yaml.load(path.read_text(), Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except StudyError as e:
@@ -42,34 +63,8 @@ def read_resources(path: Path) -> dict:
     return _Parser(path).resources(data if isinstance(data, dict) else {})
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-class _Parser(SweepRules):
-    def __init__(self, path: Path):
-        self.path = path
-
-    def at(self, mapping, key, prefix: str = "") -> str:
-        line = getattr(mapping, "lines", {}).get(key)
-        return f"{self.path}:{line}: {prefix}{key}" if line else f"{self.path}: {prefix}{key}"
-
-    def fail(self, where: str, msg: str):
-        raise StudyError(f"{where}: {msg}")
-
-    def mapping(self, value, where: str, keys: tuple, required: tuple = (), prefix: str = "") -> dict:
-        """A mapping with only `keys` (an unknown key is named with its line) and every `required` key."""
-        if not isinstance(value, dict):
-            self.fail(where, f"must be a mapping, got {value!r}")
-        for k in value:
-            if k not in keys:
-                hint = difflib.get_close_matches(str(k), keys, n=1)
-                self.fail(self.at(value, k, prefix), "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                          + f"; known: {', '.join(keys)}")
-        for k in required:
-            if k not in value:
-                self.fail(where, f"missing required key '{k}'")
-        return value
+class _Parser(Reader):
+    """The study file's rules, key by key; every error names the file, the line and the key."""
 
     def config_key(self, mapping, k, prefix: str) -> str:
         """Checks that `k` is a config parameter a study may set; returns where it is, for later messages."""
@@ -102,18 +97,6 @@ class _Parser(SweepRules):
             # choices and bounds wait for whole configs, since some rules need several keys together
             if str(e).startswith(f"{where}: {key}: expected"):
                 raise StudyError(str(e)) from None
-
-    def integer(self, m, key, prefix, default, minimum: int) -> int:
-        v = m.get(key, default)
-        if not _is_int(v) or v < minimum:
-            self.fail(self.at(m, key, prefix), f"must be an integer >= {minimum}, got {v!r}")
-        return v
-
-    def one_of(self, m, key, prefix, default, known: tuple, what: str) -> str:
-        v = m.get(key, default)
-        if v not in known:
-            self.fail(self.at(m, key, prefix), f"unknown {what} {v!r}; known: {', '.join(map(str, known))}")
-        return v
 
     def study(self, data) -> Study:
         if not isinstance(data, dict):
@@ -150,7 +133,7 @@ class _Parser(SweepRules):
 
     def seeds(self, data) -> list:
         value = data["seeds"]
-        if not isinstance(value, list) or not value or not all(_is_int(s) and s >= 0 for s in value):
+        if not isinstance(value, list) or not value or not all(is_int(s) and s >= 0 for s in value):
             self.fail(self.at(data, "seeds"), f"must be a non-empty list of non-negative integers, got {value!r}")
         if len(set(value)) != len(value):
             self.fail(self.at(data, "seeds"), f"lists a seed twice: {value}")
@@ -187,7 +170,7 @@ class _Parser(SweepRules):
             names.add(name)
             components = v.get("components")
             if components is not None and (not isinstance(components, dict) or not components or not all(
-                    isinstance(c, str) and _is_int(x) and x in (0, 1) for c, x in components.items())):
+                    isinstance(c, str) and is_int(x) and x in (0, 1) for c, x in components.items())):
                 self.fail(self.at(v, "components", p), f"must map component names to 0 or 1, got {components!r}")
             out.append(Variant(name=name, overrides=self.overrides(v.get("overrides"), self.at(v, "overrides", p),
                                                                    f"{p}overrides."),
@@ -259,9 +242,49 @@ class _Parser(SweepRules):
             out["reference"] = r["reference"]
         return out
 
+    def sweep(self, data) -> dict:
+        value = data.get("sweep")
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not value:
+            self.fail(self.at(data, "sweep"), "must map config keys to distributions (or be left out)")
+        return {k: self.distribution(value[k], self.config_key(value, k, "sweep."), k) for k in value}
+
+    def distribution(self, spec, where: str, key: str) -> Distribution:
+        if not isinstance(spec, dict) or len(spec) != 1:
+            self.fail(where, f"must be one mapping {{distribution: values}}, distribution one of "
+                      f"{', '.join(DISTRIBUTIONS)}; got {spec!r}")
+        (kind, values), = spec.items()
+        if kind not in DISTRIBUTIONS:
+            self.fail(where, f"unknown distribution '{kind}'; known: {', '.join(DISTRIBUTIONS)}")
+        if kind in ("grid", "choice"):
+            if not isinstance(values, list) or not values:
+                self.fail(where, f"{kind} must be a non-empty list of values, got {values!r}")
+            if len({format_value(v) for v in values}) != len(values):
+                self.fail(where, f"{kind} lists a value twice: {values}")
+            for v in values:
+                self.value_type(key, v, where)
+            return Distribution(kind, tuple(values))
+        if not isinstance(values, list) or len(values) != 2:
+            self.fail(where, f"{kind} must be [lo, hi], got {values!r}")
+        lo, hi = (self.number(v, where) for v in values)
+        typ = KEY_TYPES[key]
+        if kind in ("int", "logint"):
+            if typ is not int or lo != int(lo) or hi != int(hi):
+                self.fail(where, f"{kind} needs an integer parameter and integer bounds ({key} is {typ.__name__}, "
+                          f"bounds [{lo}, {hi}])")
+            lo, hi = int(lo), int(hi)
+        elif typ is not float:
+            self.fail(where, f"{kind} draws real numbers but {key} is {typ.__name__} (use int, logint or choice)")
+        if not lo < hi:
+            self.fail(where, f"{kind} needs lo < hi, got [{lo}, {hi}]")
+        if kind in ("loguniform", "logint") and lo <= 0:
+            self.fail(where, f"{kind} needs lo > 0, got {lo}")
+        return Distribution(kind, (lo, hi))
+
     def check_combination(self, data, study: Study) -> None:
         kinds = {k: d.kind for k, d in study.sweep.items()}
-        if study.is_grid:
+        if study.search["algorithm"] == "grid":
             bad = [k for k, kind in kinds.items() if kind != "grid"]
             if bad:
                 self.fail(self.at(data["sweep"], bad[0], "sweep."), f"a grid search takes grid values only, got "

@@ -1,32 +1,26 @@
-"""MLflow for a study: one parent run per (study, preset), one child run per trial, written as docs/tracking.md says.
+"""A study's runs in MLflow: one parent run per (study, preset), one child run per trial, as docs/tracking.md says.
 
 Child runs are found again by their trial hash, so a resumed or rerun study continues a trial's run instead of
-making a second one, and a finished trial is never run twice.
+making a second one, and a finished trial is never run twice. The store itself (its URI, checks and set-up) is
+ablations/store.py.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from reports.contract import COMMIT_TAG
+from ablations.store import TrackingError, init_store
+from reports.contract import (COMMIT_TAG, DATASET_TAG, ERROR_TAG, PRESET_TAG, ROLE_TAG, SEED_TAG, STUDY_ROLE,
+                              STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, VERSIONS_TAG)
 
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
-
-
-class TrackingError(RuntimeError):
-    pass
-
+TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
 
 DATASET_ABBREV = {"twitter2015": "t15", "twitter2017": "t17", "mnre": "mnre", "jmere": "jmere"}
 KEY_ALIAS = {"shapley.samples": "M", "align.tau": "tau", "model.fusion_gate": "gate"}
@@ -46,97 +40,9 @@ def short_label(label: str) -> str:
 def run_name(tags: dict) -> str:
     """A child run's name, short enough for MLflow's runs table: "M=16 · t17 · s1". The full label stays in the
     `variant` tag."""
-    dataset = tags.get("dataset", "")
-    return f"{short_label(tags.get('variant', ''))} · {DATASET_ABBREV.get(dataset, dataset)} · s{tags.get('seed', '')}"
-
-
-def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
-DATABASE_SCHEMES = ("postgresql://", "postgresql+psycopg://")
-
-
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail before any trial starts when the tracking server or database cannot be reached."""
-    if uri.startswith(("http://", "https://")):
-        url = uri.rstrip("/") + "/health"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as r:
-                if r.status != 200:
-                    raise TrackingError(f"MLflow tracking server {uri} answered {r.status} on /health")
-        except (urllib.error.URLError, OSError) as e:
-            raise TrackingError(f"MLflow tracking server {uri} is unreachable: {e}") from None
-    elif uri.startswith("sqlite:///"):
-        folder = Path(uri[len("sqlite:///"):]).parent
-        if not folder.is_dir():
-            raise TrackingError(f"MLflow store {uri}: folder {folder} does not exist")
-    elif uri.startswith(DATABASE_SCHEMES):
-        _check_postgres(uri, timeout)
-    elif uri.startswith("file:") or "://" not in uri:
-        raise TrackingError(f"MLflow tracking URI {uri!r}: MLflow 3 refuses plain file stores; use "
-                            "sqlite:///<abs path>.db, postgresql://user@host:port/db or an http(s) server")
-
-
-def _check_postgres(uri: str, timeout: float) -> None:
-    try:
-        import psycopg  # noqa: F401 - SQLAlchemy 2.1 loads it for postgresql:// later; fail here, clearly
-    except ImportError:
-        raise TrackingError(f"MLflow store {_redacted(uri)} needs the PostgreSQL driver: "
-                            "pip install -e '.[postgres]'") from None
-    parts = urlsplit(uri)
-    if not parts.hostname or not parts.path.strip("/"):
-        raise TrackingError(f"MLflow store {_redacted(uri)}: expected "
-                            "postgresql://user[:password]@host[:port]/database")
-    try:
-        socket.create_connection((parts.hostname, parts.port or 5432), timeout=timeout).close()
-    except OSError as e:
-        raise TrackingError(f"MLflow store {_redacted(uri)}: database server unreachable: {e}") from None
-
-
-def _redacted(uri: str) -> str:
-    """The URI without its password, for messages."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    return uri.replace(f":{parts.password}@", ":***@", 1)
-
-
-_READY: set[str] = set()  # stores this process has created or migrated already
-
-
-def init_store(uri: str) -> None:
-    """Create (or migrate) a database store once, under a lock, before anything in this process opens it.
-
-    Two processes opening a fresh store at once both run MLflow's schema migration and one dies in alembic
-    ("Online migration expected to match one row"). With the lock, the first creates the schema and the others
-    find it complete. SQLite: an flock on `<db>.lock` beside the file. PostgreSQL: an advisory lock of the database.
-    A tracking server (http) creates its own store; nothing to do.
-    """
-    if uri in _READY:
-        return
-    from mlflow.tracking._tracking_service.utils import _get_store  # what MlflowClient builds its store with
-
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
-        if not db.parent.is_dir():
-            raise TrackingError(f"MLflow store {uri}: folder {db.parent} does not exist")
-        with open(db.with_name(db.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-            _get_store(uri)
-    elif uri.startswith(DATABASE_SCHEMES):
-        import sqlalchemy
-
-        engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)
-        key = 0x5A4CA  # any fixed number: every process of the project takes the same lock
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text(f"SELECT pg_advisory_lock({key})"))
-            try:
-                _get_store(uri)
-            finally:
-                conn.execute(sqlalchemy.text(f"SELECT pg_advisory_unlock({key})"))
-        engine.dispose()
-    _READY.add(uri)
+    dataset = tags.get(DATASET_TAG, "")
+    return (f"{short_label(tags.get(VARIANT_TAG, ''))} · {DATASET_ABBREV.get(dataset, dataset)} · "
+            f"s{tags.get(SEED_TAG, '')}")
 
 
 def code_version() -> dict:
@@ -151,7 +57,7 @@ def code_version() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             pass
-    return {COMMIT_TAG: commit or "unknown", "versions": json.dumps(versions, sort_keys=True)}
+    return {COMMIT_TAG: commit or "unknown", VERSIONS_TAG: json.dumps(versions, sort_keys=True)}
 
 
 def machine_text(resources: dict) -> str:
@@ -195,13 +101,40 @@ class StudyRuns:
             return exp.experiment_id
 
     def _search(self, where: str, max_results: int = 5000):
-        base = f"tags.study = '{self.study}' and tags.preset = '{self.preset}'"
+        base = f"tags.{STUDY_TAG} = '{self.study}' and tags.{PRESET_TAG} = '{self.preset}'"
         return self.client.search_runs([self.experiment_id], f"{base} and {where}", max_results=max_results)
 
+    # ---- queries ------------------------------------------------------------------------------------------------
+    def trial_runs(self, status: str | None = None) -> list:
+        """The runs of this study's trials (of one run status, e.g. FINISHED, when given)."""
+        return self._search(TRIALS + (f" and attributes.status = '{status}'" if status else ""))
+
+    def done_hashes(self) -> set[str]:
+        return {r.data.tags[TRIAL_HASH_TAG] for r in self.trial_runs("FINISHED") if TRIAL_HASH_TAG in r.data.tags}
+
+    def finished_count(self, dataset: str, seed: int) -> int:
+        return len(self._search(f"{TRIALS} and attributes.status = 'FINISHED' and tags.{DATASET_TAG} = '{dataset}' "
+                                f"and tags.{SEED_TAG} = '{seed}'"))
+
+    def parent_metric(self, key: str, every_study: bool = False) -> list[float]:
+        """Every value of a metric logged on this study's parent runs (`every_study`: on the last 50 parent runs of
+        any study in the store)."""
+        parents = (self.client.search_runs([self.experiment_id], PARENTS, max_results=50) if every_study
+                   else self._search(PARENTS))
+        return [m.value for p in parents for m in self.client.get_metric_history(p.info.run_id, key)]
+
+    def find_child(self, trial_hash: str) -> str:
+        """The run id of the trial's run (which exists: it was created by an earlier `child`)."""
+        found = self._search(f"{TRIALS} and tags.{TRIAL_HASH_TAG} = '{trial_hash}'")
+        if not found:
+            raise TrackingError(f"no MLflow run of trial {trial_hash} in study {self.study} ({self.preset})")
+        return found[0].info.run_id
+
+    # ---- writes -------------------------------------------------------------------------------------------------
     def parent(self, tags: dict, study_file: Path | None = None) -> str:
         if self._parent:
             return self._parent
-        found = self._search("tags.`shapca.role` = 'study'")
+        found = self._search(PARENTS)
         if found:
             self._parent = found[0].info.run_id
             self.client.update_run(self._parent, status="RUNNING")
@@ -209,7 +142,7 @@ class StudyRuns:
                 self.client.set_tag(self._parent, k, v)
         else:
             run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
-                                         tags={"shapca.role": "study", "study": self.study, "preset": self.preset,
+                                         tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: self.study, PRESET_TAG: self.preset,
                                                **tags})
             self._parent = run.info.run_id
         if study_file is not None:
@@ -221,38 +154,23 @@ class StudyRuns:
         if self._parent:
             self.client.set_terminated(self._parent, status="FINISHED")
 
-    def done_hashes(self) -> set[str]:
-        runs = self._search("tags.`shapca.role` = 'trial' and attributes.status = 'FINISHED'")
-        return {r.data.tags["trial_hash"] for r in runs if "trial_hash" in r.data.tags}
-
-    def finished_count(self, dataset: str, seed: int) -> int:
-        runs = self._search(f"tags.`shapca.role` = 'trial' and attributes.status = 'FINISHED' and "
-                            f"tags.dataset = '{dataset}' and tags.seed = '{seed}'")
-        return len(runs)
-
-    def find_child(self, trial_hash: str) -> str:
-        """The run id of the trial's run (which exists: it was created by an earlier `child`)."""
-        found = self._search(f"tags.`shapca.role` = 'trial' and tags.trial_hash = '{trial_hash}'")
-        if not found:
-            raise TrackingError(f"no MLflow run of trial {trial_hash} in study {self.study} ({self.preset})")
-        return found[0].info.run_id
-
     def child(self, trial_hash: str, tags: dict, params: dict) -> tuple[str, set[int]]:
         """The trial's run (reused if this trial ran before) and the epochs it has already logged."""
-        found = self._search(f"tags.`shapca.role` = 'trial' and tags.trial_hash = '{trial_hash}'")
+        found = self._search(f"{TRIALS} and tags.{TRIAL_HASH_TAG} = '{trial_hash}'")
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
-            if "error" in found[0].data.tags:
-                self.client.delete_tag(run_id, "error")
+            if ERROR_TAG in found[0].data.tags:
+                self.client.delete_tag(run_id, ERROR_TAG)
             logged = {m.step for m in self.client.get_metric_history(run_id, "epoch_dev_f1")}
             return run_id, logged
-        run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
-                                     tags={"mlflow.parentRunId": self._parent, "shapca.role": "trial",
-                                           "study": self.study, "preset": self.preset, "trial_hash": trial_hash,
-                                           **tags})
         from mlflow.entities import Param
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+        run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
+                                     tags={MLFLOW_PARENT_RUN_ID: self._parent, ROLE_TAG: TRIAL_ROLE,
+                                           STUDY_TAG: self.study, PRESET_TAG: self.preset, TRIAL_HASH_TAG: trial_hash,
+                                           **tags})
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(run.info.run_id, params=items[i: i + 100])
@@ -266,7 +184,8 @@ class StudyRuns:
         if batch:
             self.client.log_batch(run_id, metrics=batch)
 
-    def finish(self, run_id: str, ok: bool, error: str = "") -> None:
-        if not ok:
-            self.client.set_tag(run_id, "error", error[:4000] or "unknown error")
-        self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
+    def finish(self, run_id: str, status: str, error: str = "") -> None:
+        """Ends a run FINISHED, KILLED or FAILED (with the error's text)."""
+        if status == "FAILED":
+            self.client.set_tag(run_id, ERROR_TAG, error[:4000] or "unknown error")
+        self.client.set_terminated(run_id, status=status)

@@ -23,10 +23,10 @@ from pathlib import Path
 import yaml
 
 from ablations import run
-from ablations.plan import plan
-from ablations.presets import apply_preset
-from ablations.study import load_study
-from ablations.tracking import init_store
+from ablations.options import Options
+from ablations.plan import make_plan
+from ablations.store import init_store
+from ablations.study_file import load_study
 
 
 def grid_study(folder: Path, name: str, limit: int, n: int, threads: int) -> Path:
@@ -68,7 +68,7 @@ def startups(uri: str, study: str) -> list[float]:
 def core_back_to_back(path: Path) -> float:
     from shapca.trainer import fit
 
-    specs = plan(apply_preset(load_study(str(path)), "full"))
+    specs = make_plan(load_study(path), Options(study=str(path), preset="full")).planned
     t = time.perf_counter()
     for s in specs:
         fit(s.config, log=lambda *a, **k: None)
@@ -84,7 +84,7 @@ def core_fresh_process(path: Path) -> float:
 
 
 def plain_processes(study: str, preset: str, folder: Path) -> float:
-    specs = plan(apply_preset(load_study(study), preset))
+    specs = make_plan(load_study(study), Options(study=study, preset=preset)).planned
     t = time.perf_counter()
     for i, s in enumerate(specs):
         cfg_file = folder / f"plain-{i}.yaml"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from gpu_step import bert_base_dir  # this folder is on the path of a script run from it
 
-from ablations.presets import apply_preset
-from ablations.status import planned
-from ablations.study import load_study
+from ablations.options import Options
+from ablations.plan import make_plan
+from ablations.study_file import load_study
 from shapca import data
 from shapca.model import EncoderUnavailable, check_encoder
 
@@ -50,7 +50,7 @@ def main() -> None:
     print("| preset | dataset | encoder | batch | max_len | dev + test examples | peak resident size, GB |")
     print("|:---|:---|:---|---:|---:|---:|---:|")
     for name in args.presets:
-        cfg = planned(apply_preset(load_study(args.study), name))[0][1].copy()
+        cfg = make_plan(load_study(args.study), Options(study=args.study, preset=name)).planned[0].config.copy()
         encoder = cfg.model.encoder
         try:
             check_encoder(encoder)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from reports.contract import COMMAND_TAG, MACHINE_TAG, PLAN_ARTIFACT, REPORT_KINDS
+from reports.contract import (COMMAND_TAG, DATASETS_TAG, MACHINE_TAG, PLAN_ARTIFACT, PRESET_TAG, REPORT_KIND_TAG,
+                              REPORT_KINDS, REPORT_PARAMS_TAG, SEEDS_TAG, STUDY_TAG)
 from reports.records import ParentRecord, ReportError, StudyData, StudyInfo, StudySource
 from reports.selection import error_summary, select_trials
 
@@ -42,22 +43,22 @@ def _report_number(parent: ParentRecord, report: dict, key: str, kind: type):
 def study_info(parent: ParentRecord) -> StudyInfo:
     """What the parent run's tags and plan.json say about the study."""
     run_id = parent.run_id
-    kind = _tag(parent, "report_kind")
+    kind = _tag(parent, REPORT_KIND_TAG)
     if kind not in REPORT_KINDS:
-        raise ReportError(f"parent run {run_id}: tag 'report_kind' is {kind!r}, expected one of {REPORT_KINDS}")
+        raise ReportError(f"parent run {run_id}: tag '{REPORT_KIND_TAG}' is {kind!r}, expected one of {REPORT_KINDS}")
     try:
-        seeds = tuple(int(s) for s in _split_list(parent, "seeds"))
+        seeds = tuple(int(s) for s in _split_list(parent, SEEDS_TAG))
     except ValueError:
-        raise ReportError(f"parent run {run_id}: tag 'seeds' must be comma-separated integers, "
-                          f"got {_tag(parent, 'seeds')!r}") from None
-    params = tuple(p.strip() for p in (parent.tags.get("report_params") or "").split(",") if p.strip())
+        raise ReportError(f"parent run {run_id}: tag '{SEEDS_TAG}' must be comma-separated integers, "
+                          f"got {_tag(parent, SEEDS_TAG)!r}") from None
+    params = tuple(p.strip() for p in (parent.tags.get(REPORT_PARAMS_TAG) or "").split(",") if p.strip())
     plan = parent.plan
     if not isinstance(plan, dict) or not isinstance(plan.get("rows", []), list):
         raise ReportError(f"{PLAN_ARTIFACT} of parent run {run_id}: expected an object with a list 'rows'")
     rows = plan.get("rows", [])
     report = plan.get("report") or {}
-    return StudyInfo(name=_tag(parent, "study"), preset=_tag(parent, "preset"), parent_run_id=run_id, kind=kind,
-                     params=params, seeds=seeds, datasets=_split_list(parent, "datasets"),
+    return StudyInfo(name=_tag(parent, STUDY_TAG), preset=_tag(parent, PRESET_TAG), parent_run_id=run_id, kind=kind,
+                     params=params, seeds=seeds, datasets=_split_list(parent, DATASETS_TAG),
                      variant_order=tuple(r["label"] for r in rows if not r["swept"]),
                      variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
                      sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},

@@ -1,19 +1,37 @@
-"""What the runner logs to MLflow for the reports to read, beside the tags of docs/tracking.md: one home for each name.
+"""What the runner logs to MLflow for the reports to read (docs/tracking.md): one home for each tag, metric and
+artifact name.
 
-The runner (ablations/) imports these; reports/ reads by them. A leaf: it imports nothing of the project.
+The runner (ablations/) writes by these names; reports/ reads by them. A leaf: it imports nothing of the project.
 """
 from __future__ import annotations
 
 REPORT_KINDS = ("main", "ablation", "sweep", "factorial")  # a study's `report.kind`: the tables reports/ build
-PLAN_ARTIFACT = "plan.json"  # on the parent run: the resolved plan (ablations/plan_record.py writes it)
-PREDICTIONS_ARTIFACT = "predictions/test.jsonl"  # on each trial's run: one line per test example at the best epoch
-# on the parent run, for the results page (reports/publish.py): the command that ran the study, the machine it ran
-# on, and each run's wall time (a metric with one value per run of the command)
+
+# on every run of a study: whose it is, and whether it is the study's parent run or a trial's run
+ROLE_TAG, STUDY_ROLE, TRIAL_ROLE = "shapca.role", "study", "trial"
+STUDY_TAG, PRESET_TAG = "study", "preset"
+
+# on the parent run: what the tables are, and the study's seeds and datasets (comma-separated)
+REPORT_KIND_TAG, REPORT_PARAMS_TAG, SEEDS_TAG, DATASETS_TAG = "report_kind", "report_params", "seeds", "datasets"
+PLAN_ARTIFACT = "plan.json"  # the resolved plan (ablations/plan_record.py writes it)
+# for the results page (reports/publish.py): the command that ran the study, the machine it ran on, and each run's
+# wall time (a metric with one value per run of the command)
 COMMAND_TAG, MACHINE_TAG, WALL_METRIC = "command", "machine", "study_wall_s"
+OVERHEAD_METRIC = "study_overhead_s"  # each run's wall time beyond its trials: what the next dry run adds
+
+# on each trial's run: its row, dataset and seed; its identity (the whole config's hash) and its table cell (the
+# hash without the seed); for ablation and factorial studies its components (JSON, name -> 0/1); its data.image
+VARIANT_TAG, DATASET_TAG, SEED_TAG = "variant", "dataset", "seed"
+TRIAL_HASH_TAG, CONFIG_HASH_TAG = "trial_hash", "config_hash"
+COMPONENTS_TAG, IMAGES_TAG = "components", "images"
+COMMIT_TAG, VERSIONS_TAG = "git_commit", "versions"  # the commit of the code that trained it; its packages' versions
+ERROR_TAG = "error"  # a failed trial's error text
+STOPPED_EARLY_TAG = "stopped_early"  # "epoch E/N" when the scheduler stopped the trial
+CONFIG_ARTIFACT = "config.yaml"  # the resolved config
+PREDICTIONS_ARTIFACT = "predictions/test.jsonl"  # one line per test example at the best epoch
 # the runner's options in that command that say where the machine keeps a study's runs, not what the study is: the
 # results page leaves them out (a reader reruns with their own), an export keeps their names only
 MACHINE_OPTIONS = ("--tracking-uri", "--storage", "--address")
 # the parent run's tags the reports read (docs/tracking.md): an export keeps these and no others
-PARENT_TAGS = ("shapca.role", "study", "preset", "report_kind", "report_params", "seeds", "datasets", COMMAND_TAG,
-               MACHINE_TAG)
-COMMIT_TAG = "git_commit"  # on each trial's run: the commit of the code that trained it
+PARENT_TAGS = (ROLE_TAG, STUDY_TAG, PRESET_TAG, REPORT_KIND_TAG, REPORT_PARAMS_TAG, SEEDS_TAG, DATASETS_TAG,
+               COMMAND_TAG, MACHINE_TAG)

@@ -13,7 +13,9 @@ from mlflow.tracking import MlflowClient
 
 from reports.assemble import HISTORY_KEYS, assemble
 from reports.assemble import study_info as assembled_info
-from reports.contract import COMMIT_TAG, PARENT_TAGS, PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, WALL_METRIC
+from reports.contract import (COMMIT_TAG, COMPONENTS_TAG, CONFIG_HASH_TAG, DATASET_TAG, ERROR_TAG, IMAGES_TAG,
+                              PARENT_TAGS, PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, PRESET_TAG, ROLE_TAG, SEED_TAG,
+                              STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, WALL_METRIC)
 from reports.records import ParentRecord, Predictions, ReportError, StudyData, StudyInfo, StudySource, Trial
 from reports.selection import choose_preset, select_trials
 
@@ -31,7 +33,7 @@ def _experiment_ids(client: MlflowClient) -> list[str]:
             return ids
 
 
-def _search(client: MlflowClient, filter_string: str) -> list[Run]:
+def _find_runs(client: MlflowClient, filter_string: str) -> list[Run]:
     """Runs of every active experiment matching the filter (a study may be logged to any experiment)."""
     experiment_ids = _experiment_ids(client)
     runs: list[Run] = []
@@ -55,28 +57,29 @@ def _tag(run: Run, key: str, required: bool = True) -> str | None:
 def trial_from_run(run: Run) -> Trial:
     """A Trial from a child run; a FAILED run may lack tags (it can have failed before they were set)."""
     strict = run.info.status == "FINISHED"
-    seed_text = _tag(run, "seed", strict)
+    seed_text = _tag(run, SEED_TAG, strict)
     try:
         seed = int(seed_text) if seed_text else None
     except ValueError:
-        raise ReportError(f"run {run.info.run_id}: tag 'seed' is not an integer: {seed_text!r}") from None
+        raise ReportError(f"run {run.info.run_id}: tag '{SEED_TAG}' is not an integer: {seed_text!r}") from None
     components = None
-    components_text = _tag(run, "components", required=False)
+    components_text = _tag(run, COMPONENTS_TAG, required=False)
     if components_text:
         try:
             components = {str(k): int(v) for k, v in json.loads(components_text).items()}
         except (ValueError, AttributeError, TypeError):
-            raise ReportError(f"run {run.info.run_id}: tag 'components' is not a JSON object of 0/1 values: "
+            raise ReportError(f"run {run.info.run_id}: tag '{COMPONENTS_TAG}' is not a JSON object of 0/1 values: "
                               f"{components_text!r}") from None
         if set(components.values()) - {0, 1}:
-            raise ReportError(f"run {run.info.run_id}: tag 'components' values must be 0 or 1: {components_text!r}")
+            raise ReportError(f"run {run.info.run_id}: tag '{COMPONENTS_TAG}' values must be 0 or 1: "
+                              f"{components_text!r}")
     return Trial(
         run_id=run.info.run_id, status=run.info.status, start_time=run.info.start_time or 0,
-        variant=_tag(run, "variant", strict) or "?", dataset=_tag(run, "dataset", strict) or "?", seed=seed,
-        preset=_tag(run, "preset") or "", config_hash=_tag(run, "config_hash", strict) or "?",
-        trial_hash=_tag(run, "trial_hash", strict) or run.info.run_id, components=components,
+        variant=_tag(run, VARIANT_TAG, strict) or "?", dataset=_tag(run, DATASET_TAG, strict) or "?", seed=seed,
+        preset=_tag(run, PRESET_TAG) or "", config_hash=_tag(run, CONFIG_HASH_TAG, strict) or "?",
+        trial_hash=_tag(run, TRIAL_HASH_TAG, strict) or run.info.run_id, components=components,
         params=dict(run.data.params), metrics=dict(run.data.metrics),
-        images=_tag(run, "images", required=False), error=_tag(run, "error", required=False),
+        images=_tag(run, IMAGES_TAG, required=False), error=_tag(run, ERROR_TAG, required=False),
         artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""),
         commit=_tag(run, COMMIT_TAG, required=False))
 
@@ -158,16 +161,16 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
     """The study and preset as the store holds them: the newest parent, every trial run of the preset, and the test
     predictions and learning curves of the runs that count (of every per-epoch metric with every_epoch_metric,
     as an export keeps them; else of those the figures draw)."""
-    base = f"tags.study = {_quote(study)}"
-    trial_runs = _search(client, f"{base} AND tags.`shapca.role` = 'trial'")
-    parents = _search(client, f"{base} AND tags.`shapca.role` = 'study'")
+    base = f"tags.{STUDY_TAG} = {_quote(study)}"
+    trial_runs = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'")
+    parents = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{STUDY_ROLE}'")
     trials = [trial_from_run(run) for run in trial_runs]
     chosen = choose_preset(study, [t.preset for t in trials], preset)
     trials = [t for t in trials if t.preset == chosen]
-    parents = [p for p in parents if p.data.tags.get("preset") == chosen]
+    parents = [p for p in parents if p.data.tags.get(PRESET_TAG) == chosen]
     if not parents:
-        raise ReportError(f"study {study!r} preset {chosen!r}: no parent run (tags shapca.role=study, "
-                          f"study={study}, preset={chosen}) to read seeds and datasets from")
+        raise ReportError(f"study {study!r} preset {chosen!r}: no parent run (tags {ROLE_TAG}={STUDY_ROLE}, "
+                          f"{STUDY_TAG}={study}, {PRESET_TAG}={chosen}) to read seeds and datasets from")
     parent = max(parents, key=lambda r: (r.info.start_time or 0, r.info.run_id))
     walls = tuple(m.value for m in sorted(client.get_metric_history(parent.info.run_id, WALL_METRIC),
                                           key=lambda m: (m.step, m.timestamp)))
@@ -188,9 +191,9 @@ def load_study(client: MlflowClient, study: str, preset: str | None = None) -> S
 def finished_studies(client: MlflowClient, preset: str) -> list[StudyData]:
     """Every study with a parent run of the preset, as its tables read it (a study they refuse is left out): the
     history the power lines of a dry run are computed from (reports/power.py)."""
-    parents = _search(client, f"tags.`shapca.role` = 'study' AND tags.preset = {_quote(preset)}")
+    parents = _find_runs(client, f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}' AND tags.{PRESET_TAG} = {_quote(preset)}")
     studies = []
-    for name in sorted({p.data.tags.get("study") for p in parents} - {None}):
+    for name in sorted({p.data.tags.get(STUDY_TAG) for p in parents} - {None}):
         try:
             studies.append(load_study(client, name, preset))
         except ReportError:

@@ -5,6 +5,7 @@ Every switch a study sweeps or ablates lives here; docs/method.md says what each
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import typing
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from shapca.data.types import DATASETS
+from shapca.shapley_choices import CLOSED_FORM_VALUES, ESTIMATORS, VALUES
 
 
 AMP_CHOICES = ("auto", "bf16", "none")  # train.amp; `auto` is resolved before a run's identity is taken
@@ -154,8 +156,8 @@ class Config:
             "data.context_fallback": ("error", "empty"),
             "model.encode_context": ("joint", "separate"),
             "model.fusion_gate": ("none", "scalar", "vector", "token"),
-            "shapley.value": ("max", "logsumexp", "additive"),
-            "shapley.estimator": ("auto", "exact", "permutation", "closed_form"),
+            "shapley.value": VALUES,
+            "shapley.estimator": ESTIMATORS,
             "align.alignment": ("shapley", "infonce", "none"),
             "train.device": ("auto", "cpu", "cuda"),
             "train.amp": AMP_CHOICES,
@@ -169,8 +171,9 @@ class Config:
             raise ConfigError(f"{where}: data.image must be none, features:<file> or encoder:<name>, got {image!r}")
         if image.startswith("encoder:") and not self.data.image_dir:
             raise ConfigError(f"{where}: data.image={image} needs data.image_dir (the image folder)")
-        if self.shapley.estimator == "closed_form" and self.shapley.value not in ("max", "additive"):
-            raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value=max or additive")
+        if self.shapley.estimator == "closed_form" and self.shapley.value not in CLOSED_FORM_VALUES:
+            raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value="
+                              f"{' or '.join(CLOSED_FORM_VALUES)}")
         positive = ("shapley.samples", "shapley.beta", "align.tau", "train.epochs", "train.batch_size",
                     "train.eval_batch_size", "train.lr", "train.head_lr", "data.max_len", "data.context_max_len",
                     "model.fusion_heads")
@@ -226,6 +229,17 @@ def parse_assignments(assignments: list[str]) -> dict:
     return flat
 
 
+def format_value(v) -> str:
+    """A config value as a study file and a row label write it (booleans as YAML's true/false)."""
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def format_assignments(values: dict, digits: int | None = None) -> str:
+    """`key=value, ...` in the given order: a row's label. `digits` rounds reals (the label of a sampled trial)."""
+    return ", ".join(f"{k}={format(v, f'.{digits}g') if digits and isinstance(v, float) else format_value(v)}"
+                     for k, v in values.items())
+
+
 def flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
@@ -241,6 +255,7 @@ def known_keys() -> list[str]:
     return sorted(Config().flat())
 
 
+@functools.cache  # get_type_hints evaluates every annotation anew: most of the time a study takes to plan
 def _field_types(cls) -> dict:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

@@ -33,10 +33,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-VALUES = ("max", "logsumexp", "additive")
-ESTIMATORS = ("auto", "exact", "permutation", "closed_form")
-CLOSED_FORM_VALUES = ("max", "additive")  # the games with an exact closed form
-MAX_EXACT_PLAYERS = 16
+from shapca.shapley_choices import CLOSED_FORM_VALUES, ESTIMATORS, MAX_EXACT_PLAYERS, VALUES
+
 
 
 def _check_scores(scores: torch.Tensor) -> None:

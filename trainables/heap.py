@@ -9,7 +9,7 @@ its start (`python benchmarks/trial_memory.py` shows resident size, step time an
 process).
 Kept without bound, though, the heap grows with every trial: in an MNRE study two trial processes reached 8 GB each.
 So a study's Ray job starts its processes with glibc told to keep freed memory (TRIAL_PROCESS_ENV, set by
-ablations/trials.py), and after each trial the process hands back what is beyond KEEP_FREED_HEAP.
+ablations/launch.py), and after each trial the process hands back what is beyond KEEP_FREED_HEAP.
 
 glibc only: elsewhere (macOS, musl) the variables mean nothing, there is no malloc_trim, and nothing is done.
 """

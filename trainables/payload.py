@@ -2,24 +2,37 @@
 
 Tune config layout: {"payload": <TrialPayload as a dict>, <dotted config key>: <sampled value>, ...}. The sampled
 values sit at the top level so that Optuna names its parameters plainly (`train.lr`, not `trial/params/train.lr`).
+
+A trial's identity travels on its payload: the planner (ablations/plan.py) puts each planned trial's label and hashes
+there; a trial sampled on top of a payload gets its own from `trial_of`. Both come from `identity`.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from shapca.config import Config
+from shapca.config import Config, format_assignments
 
 KEY = "payload"
+SEED_KEY = "train.seed"
+DRIVER_CPU = 0.01  # what a data-parallel trial's driver reserves: Tune refuses zero, its workers hold the rest
+
+
+def identity(cfg: Config) -> tuple[str, str]:
+    """(trial_hash, config_hash): the hash of the whole resolved config, the trial's identity, and of it without the
+    seed, which names one table cell across seeds. The one place where either is computed."""
+    return cfg.hash(), cfg.hash(exclude=(SEED_KEY,))
 
 
 @dataclass(frozen=True)
 class TrialPayload:
-    config: dict  # the resolved Config (before sampled values) as a dict
+    config: dict  # the resolved Config as a dict (a search's: before the sampled values)
     study: str
     preset: str
     storage: str  # where checkpoints go: a local folder or a storage URI (s3://, gs://)
-    variant: str | None = None  # a grid row's planned label; None for a sampled trial
+    variant: str  # the row label of `config`
+    trial_hash: str  # identity(config)
+    config_hash: str
     components: dict | None = None  # an ablation row's components, for the reports
     workers: int = 1
     cpus_per_worker: float = 1.0
@@ -37,7 +50,7 @@ class TrialPayload:
 
     def resources(self) -> dict:
         """What the trial reserves in Tune. In process: the worker's share itself. Data parallel: a driver too
-        small to matter (Tune refuses zero) while the Train workers hold the real resources."""
+        small to matter while the Train workers hold the real resources."""
         if self.in_process:
             return {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
         return {"CPU": DRIVER_CPU}
@@ -51,21 +64,29 @@ class TrialPayload:
             out["GPU"] = self.workers * self.gpus_per_worker
         return out
 
-
-DRIVER_CPU = 0.01
-
-
-def read(tune_config: dict) -> tuple[TrialPayload, dict]:
-    """The payload and the sampled values of a Tune config."""
-    p = tune_config[KEY]
-    return TrialPayload(**p), {k: v for k, v in tune_config.items() if k != KEY}
+    def fitting(self, resources: dict) -> int:
+        """How many such trials fit `resources` at once ({"CPU": n, "GPU": m}), counting all a trial reserves."""
+        fits = [int(resources.get(kind, 0) // amount) for kind, amount in self.reserved().items() if amount > 0]
+        return max(1, min(fits))
 
 
-def resolve(tune_config: dict) -> Config:
-    """The trial's full config: the payload's resolved config with the sampled values applied."""
-    payload, sampled = read(tune_config)
+@dataclass(frozen=True)
+class Trial:
+    """What one Tune trial runs: its payload, its whole config (sampled values applied), its label and identity."""
+    payload: TrialPayload
+    config: Config
+    label: str
+    trial_hash: str
+    config_hash: str
+
+
+def trial_of(tune_config: dict) -> Trial:
+    """The trial a Tune config holds: the payload's own, as planned; with sampled values, the sampled trial, whose
+    label ("key=value, ..." in the sweep's order, reals to 4 significant digits) and identity are made here."""
+    payload = TrialPayload(**tune_config[KEY])
+    sampled = {k: v for k, v in tune_config.items() if k != KEY}
     cfg = Config.from_dict(payload.config, where="trial base config")
-    if sampled:
-        cfg.update(sampled, where="sampled parameters")
-    return cfg
-
+    if not sampled:
+        return Trial(payload, cfg, payload.variant, payload.trial_hash, payload.config_hash)
+    cfg.update(sampled, where="sampled parameters")
+    return Trial(payload, cfg, format_assignments(sampled, digits=4), *identity(cfg))

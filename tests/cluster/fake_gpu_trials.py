@@ -36,10 +36,11 @@ def trial(config: dict) -> None:
 
 
 def main(storage: str, gpus_per_trial: float) -> None:
-    from ablations.trials import fitting_trials
+    from ablations.launch import fitting_trials
     from trainables.payload import TrialPayload
 
-    payload = TrialPayload(config={}, study="fake", preset="smoke", storage=storage, gpus_per_worker=gpus_per_trial)
+    payload = TrialPayload(config={}, study="fake", preset="smoke", storage=storage, variant="fake", trial_hash="-",
+                           config_hash="-", gpus_per_worker=gpus_per_trial)
     per_gpu = round(1 / gpus_per_trial)
     trials = 2 * per_gpu + EXTRA_TRIALS
     small = {"object_store_memory": 100 * 1024 ** 2, "include_dashboard": False}

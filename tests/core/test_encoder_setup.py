@@ -4,9 +4,9 @@ import pytest
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from ablations import run
-from ablations.presets import apply_preset
-from ablations.status import planned
-from ablations.study import load_study
+from ablations.options import Options
+from ablations.plan import make_plan
+from ablations.study_file import load_study
 from shapca import data
 from shapca.config import Config
 from shapca.model import EncoderUnavailable, check_encoder
@@ -34,9 +34,9 @@ def test_an_encoder_from_a_local_folder_trains(tiny_bert):
 
 
 def test_the_full_preset_trains_bert_base_unless_the_study_sets_an_encoder(tmp_path, capsys):
-    full = apply_preset(load_study("ablation"), "full")
-    assert {cfg.model.encoder for _, cfg, _ in planned(full)} == {"bert-base-uncased"}
-    assert {cfg.model.encoder for _, cfg, _ in planned(apply_preset(load_study("ablation"), "cpu"))} == {"minilm"}
+    for preset, encoder in (("full", "bert-base-uncased"), ("cpu", "minilm")):
+        plan = make_plan(load_study("ablation"), Options(study="ablation", preset=preset))
+        assert plan.encoders == [encoder]
     assert run.main(["--study", "ablation", "--dry-run", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 0
     assert "encoder    bert-base-uncased" in capsys.readouterr().out
 

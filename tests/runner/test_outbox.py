@@ -13,8 +13,8 @@ class FlakyStore:
 
     def __init__(self):
         self.down, self.runs, self.writes = False, {}, []
-        self.client = SimpleNamespace(log_text=self._w("text"), set_tag=self._w("tag"),
-                                      set_terminated=self._w("end"))
+        self.client = SimpleNamespace(log_text=self._w("text"), set_tag=self._w("tag"))
+        self.finish = self._w("end")
 
     def _check(self):
         if self.down:

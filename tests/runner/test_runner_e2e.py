@@ -13,7 +13,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from ablations import run
-from ablations.estimate import OVERHEAD_METRIC
+from reports.contract import OVERHEAD_METRIC
 from study_runs import children
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +59,7 @@ def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_o
 
 
 def _wait_for_finished_child(uri: str, timeout: float) -> None:
-    from ablations.tracking import init_store
+    from ablations.store import init_store
 
     init_store(uri)  # the driver opens the same fresh store now: both go through the store's lock
     deadline = time.time() + timeout

@@ -29,7 +29,7 @@ def start(tmp: Path, study: Path, log_name: str, *extra) -> tuple[subprocess.Pop
 
 
 def wait_finished(uri: str, study: str, proc: subprocess.Popen, timeout: float) -> None:
-    from ablations.tracking import init_store
+    from ablations.store import init_store
 
     init_store(uri)
     deadline = time.time() + timeout

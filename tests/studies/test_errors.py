@@ -1,4 +1,5 @@
-"""Every bad study file, name or preset is refused with a message that names the file and the key (and the line)."""
+"""Every bad study file, name or preset is refused with a message that names the file and the key (and the line):
+the file's own rules when it is read, the rules over whole configs when it is planned."""
 from __future__ import annotations
 
 import copy
@@ -7,9 +8,10 @@ import re
 import pytest
 import yaml
 
-from ablations.plan import plan, resolve_sampled, search_space
-from ablations.presets import apply_preset
-from ablations.study import StudyError, load_study
+from ablations.options import Options
+from ablations.plan import make_plan
+from ablations.schema import StudyError
+from ablations.study_file import load_study
 
 GRID = {
     "name": "s", "description": "a test study", "datasets": ["twitter2017", "mnre"], "seeds": [1, 2],
@@ -53,10 +55,14 @@ def edit(study, **changes):
     return d
 
 
+def planned(path, preset="full"):
+    return make_plan(load_study(str(path)), Options(study=str(path), preset=preset))
+
+
 def refused(tmp_path, data, *fragments, name="s"):
     path = write(tmp_path, data, name)
     with pytest.raises(StudyError) as e:
-        load_study(str(path))
+        planned(path)
     msg = str(e.value)
     assert str(path) in msg, msg
     for f in fragments:
@@ -64,9 +70,9 @@ def refused(tmp_path, data, *fragments, name="s"):
     return msg
 
 
-def test_valid_examples_load(tmp_path):
+def test_valid_examples_load_and_plan(tmp_path):
     for data in (GRID, OPTUNA, ABLATION):
-        assert load_study(str(write(tmp_path, data))).name == "s"
+        assert planned(write(tmp_path, data)).study.name == "s"
 
 
 @pytest.mark.parametrize("data, fragments", [
@@ -215,24 +221,18 @@ def test_missing_study_file(tmp_path):
         load_study(str(tmp_path / "absent.yaml"))
 
 
-def test_unknown_preset_and_preset_twice(tmp_path):
-    study = load_study(str(write(tmp_path, GRID)))
+def test_unknown_preset(tmp_path):
     with pytest.raises(StudyError, match="unknown preset 'tiny'; available: smoke, cpu, compare, full"):
-        apply_preset(study, "tiny")
-    smoke = apply_preset(study, "smoke")
-    assert apply_preset(smoke, "smoke") is smoke
-    with pytest.raises(StudyError, match="already has preset 'smoke'"):
-        plan(smoke, "full")
+        planned(write(tmp_path, GRID), "tiny")
 
 
-def test_wrong_plan_function_for_the_search(tmp_path):
-    grid = load_study(str(write(tmp_path, GRID)))
-    optuna = load_study(str(write(tmp_path, OPTUNA)))
-    with pytest.raises(StudyError, match="is a grid"):
-        search_space(grid)
-    with pytest.raises(StudyError, match="is an optuna search"):
-        plan(optuna, "full")
-    with pytest.raises(StudyError, match=r"sampled keys \['align.tau'\] are not swept"):
-        resolve_sampled(optuna, "full", "twitter2017", 1, {"align.tau": 0.1})
-    with pytest.raises(StudyError, match="dataset 'mnre' is not in the study"):
-        resolve_sampled(optuna, "full", "mnre", 1, {})
+def test_whole_configs_are_checked_on_the_planned_trials_only(tmp_path):
+    """The file is read without resolving a config; the planner checks the trials the selection and the preset
+    keep (here the smoke preset keeps twitter2017, whose context generator is fine)."""
+    bad_on_mnre = edit(GRID, dataset_overrides={"twitter2017": {"data.context": "blip2"},
+                                                "mnre": {"data.context": "blip2"}})
+    path = write(tmp_path, bad_on_mnre)
+    assert load_study(str(path)).name == "s"
+    assert planned(path, "smoke").study.datasets == ["twitter2017"]
+    with pytest.raises(StudyError, match="data.context 'blip2' is not a context generator of mnre"):
+        planned(path, "full")

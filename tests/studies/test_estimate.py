@@ -4,9 +4,10 @@ from types import SimpleNamespace
 import pytest
 
 from ablations import estimate
-from ablations.presets import apply_preset
-from ablations.status import concurrency, describe, trials_left
-from ablations.study import load_study
+from ablations.options import Options
+from ablations.plan import make_plan
+from ablations.status import status
+from ablations.study_file import load_study
 from shapca.config import Config
 from trainables.payload import TrialPayload
 
@@ -43,9 +44,9 @@ def test_wall_time_and_hours():
     (1, 1.0, 1.0, {"CPU": 8}, 1),  # no GPU: never zero
 ])
 def test_concurrency_counts_everything_a_trial_reserves(workers, cpus, gpus, have, expected):
-    p = TrialPayload(config={}, study="s", preset="smoke", storage="x", workers=workers, cpus_per_worker=cpus,
-                     gpus_per_worker=gpus)
-    assert concurrency(p, have) == expected
+    p = TrialPayload(config={}, study="s", preset="smoke", storage="x", variant="v", trial_hash="t", config_hash="c",
+                     workers=workers, cpus_per_worker=cpus, gpus_per_worker=gpus)
+    assert p.fitting(have) == expected
 
 
 def _run(status, variant, dev=None, minutes=2.0):
@@ -57,30 +58,38 @@ def _run(status, variant, dev=None, minutes=2.0):
 
 
 class FakeRuns:
-    def __init__(self, runs, done):
-        self.runs, self.done = runs, done
+    """StudyRuns' queries, answered from made-up runs."""
 
-    def _search(self, where):
-        return self.runs
+    def __init__(self, done=(), finished=0):
+        self.done, self.finished = set(done), finished
 
     def done_hashes(self):
         return self.done
 
+    def finished_count(self, dataset, seed):
+        return self.finished
+
+
+def smoke(name):
+    return make_plan(load_study(name), Options(study=name, preset="smoke"))
+
 
 def test_status_counts_best_and_eta():
-    study = apply_preset(load_study("shapley_samples"), "smoke")  # 4 planned trials
-    runs = FakeRuns([_run("FINISHED", "a", 0.5), _run("FINISHED", "b", 0.6), _run("FAILED", "c")], set())
-    text = describe(study, runs)
+    kids = [_run("FINISHED", "a", 0.5), _run("FINISHED", "b", 0.6), _run("FAILED", "c")]
+    text = status(smoke("shapley_samples"), kids)  # 4 planned trials
     assert "4 planned | 2 finished | 0 running | 1 failed | 0 killed | 2 pending" in text
     assert "dev F1 60.00 (test F1 59.00): b" in text
     assert "about 4 min (2.0 min per trial, 1 at a time)" in text
 
 
-def test_trials_left_skips_finished_grid_trials():
-    study = apply_preset(load_study("shapley_samples"), "smoke")
-    first = trials_left(study, None)[0]
-    left = trials_left(study, FakeRuns([], {first[2]}))
-    assert len(left) == 3 and first[2] not in {t[2] for t in left}
+def test_what_is_left_skips_finished_grid_trials_and_counts_a_search_down():
+    grid = smoke("shapley_samples")
+    first = grid.todo(None)[0]
+    left = grid.todo(FakeRuns({first.trial_hash}))
+    assert len(left) == 3 and first not in left
+    search = smoke("hpo")  # a budget of 3
+    assert [t.label for t in search.todo(None)] == ["base"] * 3
+    assert len(search.todo(FakeRuns(finished=2))) == 1 and search.todo(FakeRuns(finished=5)) == []
 
 
 def test_wall_time_adds_the_study_overhead_and_says_what_it_rests_on():
@@ -92,22 +101,14 @@ def test_wall_time_adds_the_study_overhead_and_says_what_it_rests_on():
 
 
 class OverheadRuns:
-    """Parent runs of this study (`mine`) and of the whole store (`anyone`), each with logged overheads."""
+    """Overheads logged on the parent runs of this study (`mine`) and of the whole store (`anyone`)."""
 
     def __init__(self, mine: dict, anyone: dict):
         self.mine, self.anyone = mine, anyone
-        history = {**anyone, **mine}
-        self.client = SimpleNamespace(
-            search_runs=lambda ids, where, max_results: [_parent(i) for i in self.anyone],
-            get_metric_history=lambda run_id, key: [SimpleNamespace(value=v) for v in history[run_id]])
-        self.experiment_id = "0"
 
-    def _search(self, where):
-        return [_parent(i) for i in self.mine]
-
-
-def _parent(run_id):
-    return SimpleNamespace(info=SimpleNamespace(run_id=run_id))
+    def parent_metric(self, key, every_study=False):
+        assert key == estimate.OVERHEAD_METRIC
+        return [v for values in (self.anyone if every_study else self.mine).values() for v in values]
 
 
 def test_overhead_comes_from_this_study_first_then_from_any_study_in_the_store():
@@ -124,7 +125,7 @@ def test_process_start_is_timed_in_a_fresh_interpreter():
 
 
 def test_outcome_overhead_is_wall_time_beyond_the_trials_at_their_concurrency():
-    from ablations.trials import Outcome
+    from ablations.launch import Outcome
 
     outcome = Outcome()
     assert outcome.overhead_s(100.0) is None  # no trial ran: nothing measured

@@ -3,29 +3,33 @@ import dataclasses
 
 import pytest
 
-from ablations import study as study_module
-from ablations.plan import plan
-from ablations.study import load_study
+from ablations import precision
+from ablations.options import Options
+from ablations.plan import make_plan
+from ablations.study_file import load_study
+
+
+def configs(study, amp=None):
+    plan = make_plan(study, Options(study=study.name, preset="smoke"), amp=amp)
+    return [t.config for t in plan.planned]
 
 
 @pytest.mark.parametrize("amp", ["bf16", "none"])
 def test_auto_is_resolved_to_what_the_training_machine_computes(amp):
-    study = dataclasses.replace(load_study("temperature"), amp_auto=amp)
-    specs = plan(study, "smoke")
-    assert specs and {s.config.train.amp for s in specs} == {amp}
-    assert len({s.trial_hash for s in specs}) == len(specs)
+    planned = configs(load_study("temperature"), (amp, "a test"))
+    assert planned and {c.train.amp for c in planned} == {amp}
 
 
 def test_without_a_decision_the_planning_machine_decides_for_the_trials_device(monkeypatch):
     asked = []
-    monkeypatch.setattr(study_module, "local_amp", lambda study: asked.append(study.resources) or "bf16")
-    assert {s.config.train.amp for s in plan(load_study("temperature"), "smoke")} == {"bf16"}
-    assert asked and asked[0]["gpus_per_worker"] == 0
+    monkeypatch.setattr(precision, "_probe", lambda device: asked.append(device) or "bf16")
+    assert {c.train.amp for c in configs(load_study("temperature"))} == {"bf16"}
+    assert asked == ["cpu"]  # the study's trials ask for no GPU
 
 
 def test_an_explicit_precision_is_kept():
-    study = dataclasses.replace(load_study("temperature"), amp_auto="bf16", base={"train.amp": "none"})
-    assert {s.config.train.amp for s in plan(study, "smoke")} == {"none"}
+    study = dataclasses.replace(load_study("temperature"), base={"train.amp": "none"})
+    assert {c.train.amp for c in configs(study, ("bf16", "a test"))} == {"none"}
 
 
 def test_the_machine_that_trains_decides(monkeypatch):

@@ -1,11 +1,17 @@
-"""Presets cut studies as documented; the Optuna search space keeps the file's inclusive bounds."""
+"""Presets cut studies as documented, before any config is resolved; the Optuna search space keeps the file's
+inclusive bounds."""
 from __future__ import annotations
+
+import time
 
 import yaml
 
-from ablations.plan import plan, resolve_sampled, search_space
+from ablations.launch import tune_space
+from ablations.options import Options
+from ablations.plan import make_plan
 from ablations.presets import PRESETS, apply_preset, spaced
-from ablations.study import load_study
+from ablations.study_file import load_study
+from trainables.payload import trial_of
 
 STUDY = {
     "name": "s", "datasets": ["twitter2017", "mnre"], "seeds": [4, 5, 6],
@@ -33,6 +39,15 @@ def load(tmp_path, data):
     return load_study(str(path))
 
 
+def plan(study, preset):
+    return make_plan(study, Options(study=str(study.path), preset=preset))
+
+
+def trials(study, preset):
+    (grid,) = plan(study, preset).units
+    return grid.trials
+
+
 def test_spaced_keeps_first_and_last():
     assert spaced([1, 2, 3], None) == [1, 2, 3] and spaced([1, 2], 3) == [1, 2]
     assert spaced([1, 2, 4, 8, 16, 32, 64], 2) == [1, 64]
@@ -42,48 +57,50 @@ def test_spaced_keeps_first_and_last():
 
 def test_smoke_cuts(tmp_path):
     study = load(tmp_path, STUDY)
-    smoke = apply_preset(study, "smoke")
-    assert smoke.preset == "smoke" and smoke.preset_overrides == PRESETS["smoke"].overrides
+    smoke, cuts = apply_preset(study, PRESETS["smoke"])
     assert smoke.datasets == ["twitter2017"] and smoke.seeds == [4]
     assert smoke.sweep["align.tau"].values == (0.01, 0.2) and smoke.sweep["train.epochs"].values == (3, 5)
     # 'mnre only' is dropped with its dataset before the cap keeps the first and last of a, b, c
     assert [v.name for v in smoke.variants] == ["a", "c"]
     assert list(smoke.dataset_overrides) == ["twitter2017"]
-    assert any(c.startswith("align.tau grid 5 -> 2") for c in smoke.reductions)
-    assert study.preset is None and len(study.variants) == 4  # the loaded study is not changed
+    assert any(c.startswith("align.tau grid 5 -> 2") for c in cuts)
+    assert len(study.variants) == 4  # the loaded study is not changed
+    made = plan(study, "smoke")
+    assert made.preset == PRESETS["smoke"] and made.cuts == tuple(cuts)
 
 
 def test_preset_overrides_apply_last_but_never_to_swept_keys(tmp_path):
-    specs = plan(load(tmp_path, STUDY), "cpu")
+    specs = trials(load(tmp_path, STUDY), "cpu")
     assert len(specs) == (5 * 2 + 3) * 2  # first dataset: 10 grid points + 3 variants, 2 seeds
-    grid = [s for s in specs if s.swept]
+    grid = [s for s in specs if s.row.swept]
     assert {s.config.train.epochs for s in grid} == {3, 5}  # swept: the preset's 2 epochs do not apply
     assert all(s.config.data.limit_train == 400 and s.config.data.max_len == 64 for s in specs)
     # a swept key is the study's axis in every row: the named variants keep the default too
-    assert {s.config.train.epochs for s in specs if not s.swept} == {3}
+    assert {s.config.train.epochs for s in specs if not s.row.swept} == {3}
     assert [s.seed for s in specs[:2]] == [4, 5]
 
 
 def test_full_changes_nothing(tmp_path):
     study = load(tmp_path, STUDY)
-    full = apply_preset(study, "full")
-    assert full.reductions == () and full.preset_overrides == {}
-    assert len(plan(study, "full")) == (10 + 3) * 3 + (10 + 4) * 3
+    full = plan(study, "full")
+    assert full.cuts == () and full.preset.overrides == {}
+    assert full.size == (10 + 3) * 3 + (10 + 4) * 3
 
 
 def test_optuna_cuts_and_grace_period(tmp_path):
     study = load(tmp_path, OPTUNA)
-    smoke = apply_preset(study, "smoke")
-    assert smoke.search["num_samples"] == 3 and smoke.scheduler["grace_period"] == 1
-    assert apply_preset(study, "cpu").search["num_samples"] == 12
-    assert apply_preset(study, "full").scheduler["grace_period"] == 2
-    assert resolve_sampled(study, "smoke", "twitter2017", 1, {}).config.train.epochs == 1
+    smoke = plan(study, "smoke")
+    assert smoke.study.search["num_samples"] == 3 and smoke.study.scheduler["grace_period"] == 1
+    assert [u.budget for u in smoke.units] == [3]
+    assert plan(study, "cpu").study.search["num_samples"] == 12
+    assert plan(study, "full").study.scheduler["grace_period"] == 2
+    assert smoke.units[0].base.config.train.epochs == 1
 
 
 def test_search_space_bounds_are_inclusive_in_optuna(tmp_path):
     from ray.tune.search.optuna import OptunaSearch
 
-    space = search_space(load(tmp_path, OPTUNA))
+    space = tune_space(plan(load(tmp_path, OPTUNA), "full").units[0].space)
     assert list(space) == list(OPTUNA["sweep"])
     assert (space["shapley.samples"].lower, space["shapley.samples"].upper) == (1, 9)  # Tune: upper exclusive
     optuna = OptunaSearch.convert_search_space(space)
@@ -94,12 +111,31 @@ def test_search_space_bounds_are_inclusive_in_optuna(tmp_path):
     assert optuna["model.fusion_gate"].choices == ("none", "token")
 
 
-def test_sampled_values_resolve_like_the_runner_applies_them(tmp_path):
-    study = load(tmp_path, OPTUNA)
+def test_a_sampled_trial_is_its_base_with_the_sampled_values_and_has_their_identity(tmp_path):
+    made = plan(load(tmp_path, OPTUNA), "cpu")
+    (unit,) = made.units
     sampled = {"train.lr": 2e-5, "align.tau": 0.123456, "shapley.samples": 3, "model.fusion_heads": 2,
                "model.fusion_gate": "token"}
-    spec = resolve_sampled(study, "cpu", "twitter2017", 1, sampled)
-    # the runner builds the base (nothing sampled) and lets the trial update it with Tune's values
-    base = resolve_sampled(study, "cpu", "twitter2017", 1, {}).config
-    assert base.update(sampled).hash() == spec.trial_hash
-    assert spec.variant.startswith("train.lr=2e-05, align.tau=0.1235, shapley.samples=3")
+    trial = trial_of(made.payload(unit.base, Options(study="o")).to_tune(sampled))
+    expected = unit.base.config.copy().update(sampled)
+    assert trial.config == expected and trial.config.train.epochs == 2  # the preset's epochs are in the base
+    assert (trial.trial_hash, trial.config_hash) == (expected.hash(), expected.hash(exclude=("train.seed",)))
+    assert trial.trial_hash != unit.base.trial_hash
+    assert trial.label.startswith("train.lr=2e-05, align.tau=0.1235, shapley.samples=3")
+    unsampled = trial_of(made.payload(unit.base, Options(study="o")).to_tune())
+    assert (unsampled.label, unsampled.trial_hash) == ("base", unit.base.trial_hash)
+
+
+def test_a_huge_grid_plans_fast_under_a_preset_that_cuts_it(tmp_path):
+    """Six keys of ten values: a million grid points. The cuts come before any config is resolved, so the smoke
+    preset resolves its 2^6 points only."""
+    ten = range(1, 11)
+    sweep = {"train.lr": [i * 1e-5 for i in ten], "align.tau": [i / 20 for i in ten], "shapley.samples": list(ten),
+             "model.fusion_heads": list(ten), "train.warmup": [i / 100 for i in ten],
+             "train.weight_decay": [i / 100 for i in ten]}
+    huge = {k: v for k, v in STUDY.items() if k != "variants"}
+    study = load(tmp_path, dict(huge, sweep={k: {"grid": v} for k, v in sweep.items()},
+                                report={"kind": "sweep", "params": ["train.lr"]}))
+    t = time.perf_counter()
+    smoke = plan(study, "smoke")
+    assert smoke.size == 2 ** 6 and time.perf_counter() - t < 10

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ablations.tracking import StudyRuns, TrackingError, check_reachable
+from ablations.store import TrackingError, check_reachable
+from ablations.tracking import StudyRuns
 from clusters.pg_server import free_port, running, start, stop
 from clusters.tracking_server import serve
 
@@ -17,7 +18,7 @@ def _one_trial(uri: str) -> tuple[str, str]:
     run_id, logged = runs.child("abc123", {"dataset": "twitter15", "seed": 1}, {"train.lr": 1e-4})
     assert logged == set()
     runs.log_metrics(run_id, {"epoch_dev_f1": 0.5}, step=1)
-    runs.finish(run_id, ok=True)
+    runs.finish(run_id, "FINISHED")
     runs.close_parent()
     return parent, run_id
 

@@ -1,9 +1,8 @@
 """Child run names fit MLflow's runs table: the swept key shortened, the dataset abbreviated, distinct per row."""
 import pytest
 
-from ablations.plan import variant_label
-from ablations.study import sweep_label
 from ablations.tracking import run_name, short_label
+from shapca.config import format_assignments
 
 
 def name(variant, dataset="twitter2017", seed=1):
@@ -11,21 +10,21 @@ def name(variant, dataset="twitter2017", seed=1):
 
 
 def test_grid_rows_read_their_value_first():
-    assert name(sweep_label({"shapley.samples": 16})) == "M=16 · t17 · s1"
-    assert name(sweep_label({"align.tau": 0.05}), "twitter2015", 3) == "tau=0.05 · t15 · s3"
-    assert name(sweep_label({"model.fusion_gate": "token"}), "mnre") == "gate=token · mnre · s1"
-    assert name(sweep_label({"train.lr": 3e-5}), "jmere") == "lr=3e-05 · jmere · s1"
+    assert name(format_assignments({"shapley.samples": 16})) == "M=16 · t17 · s1"
+    assert name(format_assignments({"align.tau": 0.05}), "twitter2015", 3) == "tau=0.05 · t15 · s3"
+    assert name(format_assignments({"model.fusion_gate": "token"}), "mnre") == "gate=token · mnre · s1"
+    assert name(format_assignments({"train.lr": 3e-5}), "jmere") == "lr=3e-05 · jmere · s1"
 
 
 def test_sweep_rows_are_distinct_within_the_first_characters():
-    names = [name(sweep_label({"shapley.samples": m})) for m in (1, 2, 4, 8, 16, 32, 64)]
+    names = [name(format_assignments({"shapley.samples": m})) for m in (1, 2, 4, 8, 16, 32, 64)]
     assert len({n[:12] for n in names}) == len(names)
     assert all(len(n) <= 20 for n in names)
 
 
 def test_sampled_trials_keep_every_value_in_order():
-    label = variant_label({"train.lr": 3.21e-5, "align.tau": 0.1234567, "shapley.samples": 8,
-                           "model.fusion_gate": "vector"})
+    label = format_assignments({"train.lr": 3.21e-5, "align.tau": 0.1234567, "shapley.samples": 8,
+                                "model.fusion_gate": "vector"}, digits=4)  # as trainables.payload.trial_of labels
     assert short_label(label) == "lr=3.21e-05 tau=0.1235 M=8 gate=vector"
 
 

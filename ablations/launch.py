@@ -1,0 +1,175 @@
+"""A plan launched on Ray Tune: one Tuner run per unit of the plan (ablations/plan.py), what is left of it.
+
+A grid unit's trials go to Tune as a grid search over their payloads; a search unit's payload goes with its space to
+Optuna, which samples its budget. That choice of searcher is the one place the launch tells them apart. Each trial
+is run by trainables/driver.py and logged to MLflow by ablations/callbacks.py through the study's Outbox; Outcome
+counts what the runs came to.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from ablations.plan import GridUnit, Plan, SearchUnit
+from trainables.heap import trial_process_env
+from trainables.payload import KEY as PAYLOAD_KEY
+from trainables.payload import TrialPayload
+
+
+def connect_ray(address: str | None):
+    import ray
+
+    if ray.is_initialized():
+        return
+    # the study's trial processes keep the heap they free for the next trial (trainables/heap.py says why)
+    runtime_env = {"env_vars": trial_process_env()}
+    if address:
+        ray.init(address=address, logging_level="warning", runtime_env=runtime_env)
+    else:
+        # The dashboard (State API) must be on: Train inside Tune relies on it to free an early-stopped trial's
+        # workers. address="local" never joins a stray cluster.
+        ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", logging_level="warning",
+                 log_to_driver=False, runtime_env=runtime_env)
+
+
+def fitting_trials(payload: TrialPayload) -> int:
+    """How many trials fit the connected cluster at once (Tune would otherwise start more trials than fit and
+    leave them waiting)."""
+    import ray
+
+    return payload.fitting(ray.cluster_resources())
+
+
+def machine_resources(address: str | None) -> dict:
+    """What the study would run on: the cluster at `address`, else this machine."""
+    if address:
+        import ray
+
+        connect_ray(address)
+        return ray.cluster_resources()
+    import torch
+
+    return {"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}
+
+
+class Outcome:
+    """What a study's Tuner runs came to, summed over its searches."""
+
+    def __init__(self):
+        self.planned = self.finished = self.failed = self.killed = 0
+        self.trial_seconds = 0.0  # summed wall time of the trials run
+        self.concurrency = 1  # the most trials run at once by any of its searches
+
+    def add(self, planned: int, trials) -> None:  # trials: ablations.callbacks.MLflowTrials
+        self.planned += planned
+        self.finished += trials.finished
+        self.failed += trials.failed
+        self.killed += trials.close_unfinished()
+        self.trial_seconds += trials.trial_seconds
+
+    @property
+    def unfinished(self) -> int:
+        return self.planned - self.finished - self.failed
+
+    @property
+    def interrupted(self) -> bool:
+        return self.unfinished > 0
+
+    def overhead_s(self, wall_s: float) -> float | None:
+        """What the study cost beyond its trials run `concurrency` at a time (Ray's start, the first trial
+        process, the tables); None when no trial ran."""
+        return max(0.0, wall_s - self.trial_seconds / self.concurrency) if self.trial_seconds else None
+
+    def summary(self) -> str:
+        return (f"{self.finished} finished, {self.failed} failed, {self.unfinished} unfinished "
+                f"({self.killed} stopped while running) of {self.planned}")
+
+
+def launch(plan: Plan, options, outbox, outcome: Outcome) -> None:
+    """Runs what is left of each unit of the plan, one Tuner run after another, until one is interrupted."""
+    for unit in plan.units:
+        todo = unit.todo(outbox.runs)
+        searcher = SEARCHERS[type(unit)](plan, unit, todo, options)
+        if searcher:
+            _tune(plan, unit, todo, options, outbox, outcome, *searcher)
+        if outcome.interrupted:
+            return
+
+
+def _grid(plan: Plan, unit: GridUnit, todo: list, options) -> tuple | None:
+    """Tune's grid search over the payloads of the trials left."""
+    from ray import tune
+
+    print(f"{unit.size} planned, {unit.size - len(todo)} already finished, {len(todo)} to run", flush=True)
+    if not todo:
+        return None
+    payloads = [plan.payload(t, options) for t in todo]
+    return payloads[0], {PAYLOAD_KEY: tune.grid_search([p.to_tune()[PAYLOAD_KEY] for p in payloads])}, None, 1
+
+
+def _optuna(plan: Plan, unit: SearchUnit, todo: list, options) -> tuple | None:
+    """Optuna's sampler over the space, on top of the base's payload, for as many trials as are left."""
+    from ablations.search import make_optuna, requeue_interrupted
+
+    base = unit.base
+    print(f"{base.dataset} seed {base.seed}: {unit.size - len(todo)}/{unit.size} trials finished, {len(todo)} to run",
+          flush=True)
+    if not todo:
+        return None
+    journal = str(plan.folder(options) / f"{unit.name}.journal")
+    if options.resume and (k := requeue_interrupted(journal, unit.name)):
+        print(f"{unit.name}: {k} interrupted trial(s) queued again", flush=True)
+    search = make_optuna(plan.study.search, f"best_{plan.study.metric}", plan.study.mode, journal, unit.name)
+    payload = plan.payload(base, options)
+    return payload, payload.to_tune(tune_space(unit.space)), search, len(todo)
+
+
+# the searcher each kind of unit is run with: it says what is left of the unit, and gives Tune a trial's payload, the
+# param_space, the search_alg and num_samples (None: nothing is left)
+SEARCHERS = {GridUnit: _grid, SearchUnit: _optuna}
+
+
+def tune_space(space: dict) -> dict:
+    """A search's space as Ray Tune distributions, keyed by dotted config key.
+
+    `int` and `logint` bounds are inclusive in the study file; Tune's randint/lograndint exclude the upper bound,
+    hence hi + 1."""
+    from ray import tune
+
+    make = {"choice": lambda v: tune.choice(list(v)), "uniform": lambda v: tune.uniform(*v),
+            "loguniform": lambda v: tune.loguniform(*v), "int": lambda v: tune.randint(v[0], v[1] + 1),
+            "logint": lambda v: tune.lograndint(v[0], v[1] + 1)}
+    return {key: make[d.kind](d.values) for key, d in space.items()}
+
+
+def _tune(plan: Plan, unit, todo: list, options, outbox, outcome: Outcome, payload: TrialPayload, param_space: dict,
+          search_alg, num_samples: int) -> None:
+    from ray import tune
+
+    from ablations.callbacks import MLflowTrials, Progress, Waiting
+    from ablations.search import make_scheduler
+    from trainables.driver import run_trial
+
+    metric, total = f"best_{plan.study.metric}", len(todo)
+    at_once = options.max_concurrent or fitting_trials(payload)
+    outcome.concurrency = max(outcome.concurrency, min(at_once, total))
+    trials = MLflowTrials(outbox, search=search_alg)
+    # Ray's own tables and TensorBoard hint stay out of the study's output unless asked: the progress lines say it
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if options.ray_output else "0"
+    scheduler = make_scheduler(plan.study.scheduler, max(t.config.train.epochs for t in todo))
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, payload.resources()), param_space=param_space,
+        tune_config=tune.TuneConfig(metric=metric, mode=plan.study.mode, search_alg=search_alg, scheduler=scheduler,
+                                    num_samples=num_samples, max_concurrent_trials=at_once,
+                                    # in-process trials keep their process (imports, data, weights) for the next
+                                    reuse_actors=payload.in_process),
+        run_config=tune.RunConfig(
+            name=f"{unit.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=payload.storage,
+            callbacks=[trials, Progress(total, metric), Waiting()], verbose=1 if options.ray_output else 0,
+            # in process, Tune restarts a failed trial (from its checkpoint); data parallel, Ray Train does
+            failure_config=tune.FailureConfig(max_failures=payload.max_failures if payload.in_process else 0)),
+    )
+    try:
+        tuner.fit()
+    finally:
+        outcome.add(total, trials)
