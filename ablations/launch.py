@@ -11,25 +11,8 @@ import os
 import time
 
 from ablations.plan import GridUnit, Plan, SearchUnit
-from trainables.heap import trial_process_env
 from trainables.payload import KEY as PAYLOAD_KEY
 from trainables.payload import TrialPayload
-
-
-def connect_ray(address: str | None):
-    import ray
-
-    if ray.is_initialized():
-        return
-    # the study's trial processes keep the heap they free for the next trial (trainables/heap.py says why)
-    runtime_env = {"env_vars": trial_process_env()}
-    if address:
-        ray.init(address=address, logging_level="warning", runtime_env=runtime_env)
-    else:
-        # The dashboard (State API) must be on: Train inside Tune relies on it to free an early-stopped trial's
-        # workers. address="local" never joins a stray cluster.
-        ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", logging_level="warning",
-                 log_to_driver=False, runtime_env=runtime_env)
 
 
 def fitting_trials(payload: TrialPayload) -> int:
@@ -38,18 +21,6 @@ def fitting_trials(payload: TrialPayload) -> int:
     import ray
 
     return payload.fitting(ray.cluster_resources())
-
-
-def machine_resources(address: str | None) -> dict:
-    """What the study would run on: the cluster at `address`, else this machine."""
-    if address:
-        import ray
-
-        connect_ray(address)
-        return ray.cluster_resources()
-    import torch
-
-    return {"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}
 
 
 class Outcome:

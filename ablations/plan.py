@@ -18,7 +18,7 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from ablations.precision import training_amp
+from ablations.machine import training_amp
 from ablations.presets import Preset, apply_preset, get_preset, select
 from ablations.schema import BASE_LABEL, Study, StudyError
 from shapca.config import Config, ConfigError, format_assignments, format_value, parse_assignments
@@ -111,7 +111,7 @@ class Plan:
     cuts: tuple[str, ...]  # what the selection and the preset cut, in words
     cli_overrides: dict  # --set, applied to every trial, last
     units: tuple  # GridUnit | SearchUnit, in the order Tune runs them
-    auto_amp: str = "none"  # what train.amp=auto trains in where the trials run (ablations/precision.py)
+    auto_amp: str = "none"  # what train.amp=auto trains in where the trials run (ablations/machine.py)
     amp_decided: str = ""  # by what, in words
 
     @property
@@ -159,7 +159,7 @@ def make_plan(study: Study, options, extra_seeds: dict | None = None, amp: tuple
 
     `extra_seeds` maps a grid row's table cell, (row label, dataset), to seeds planned for that row beyond the
     study's: their trials are ordinary trials, each with its own identity. `amp`: what train.amp=auto trains in
-    and by what that was decided (ablations/precision.py training_amp; default: this machine decides)."""
+    and by what that was decided (ablations/machine.py training_amp; default: this machine decides)."""
     chosen, chosen_cuts = select(study, options.datasets, options.variants, options.seeds)
     preset = get_preset(options.preset or "full")
     cut, preset_cuts = apply_preset(chosen, preset)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from ablations.describe import describe
 from ablations.estimate import price
-from ablations.launch import Outcome, connect_ray, launch, machine_resources
+from ablations.launch import Outcome, launch
+from ablations.machine import connect_ray, machine_resources, training_amp
 from ablations.options import Options
 from ablations.outbox import Outbox
 from ablations.plan import make_plan
 from ablations.plan_record import plan_record
-from ablations.precision import training_amp
 from ablations.schema import StudyError
 from ablations.status import status
 from ablations.store import TrackingError, check_reachable, default_tracking_uri, untouched

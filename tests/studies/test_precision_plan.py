@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from ablations import precision
+from ablations import machine as precision
 from ablations.options import Options
 from ablations.plan import make_plan
 from ablations.study_file import load_study
@@ -33,7 +33,7 @@ def test_an_explicit_precision_is_kept():
 
 
 def test_the_machine_that_trains_decides(monkeypatch):
-    from ablations import precision
+    from ablations import machine as precision
 
     monkeypatch.setattr(precision, "_probe", lambda device: f"probed {device}")
     assert precision.training_amp(None, {"gpus_per_worker": 0})[0] == "probed cpu"
@@ -41,7 +41,7 @@ def test_the_machine_that_trains_decides(monkeypatch):
 
 
 def test_a_cluster_is_asked_with_a_trials_resources(ray_local, monkeypatch):
-    from ablations import precision
+    from ablations import machine as precision
     from shapca.precision import resolve_amp
 
     amp, where = precision.training_amp("local", {"cpus_per_worker": 1, "gpus_per_worker": 0})

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ablations import launch
+from ablations import machine
 from trainables.heap import TRIAL_PROCESS_ENV, trial_process_env
 
 # Blocks below glibc's mmap threshold, each followed by a small block that stays alive: freeing the large ones
@@ -64,8 +64,8 @@ def test_a_study_starts_its_ray_job_with_the_heap_settings_unless_the_user_set_t
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
     monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own choice stays theirs
-    launch.connect_ray(None)
-    launch.connect_ray("ray://head:10001")
+    machine.connect_ray(None)
+    machine.connect_ray("ray://head:10001")
     expected = {k: v for k, v in TRIAL_PROCESS_ENV.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     assert [c["runtime_env"]["env_vars"] for c in calls] == [expected, expected]
     assert trial_process_env() == expected and "MALLOC_TOP_PAD_" in expected

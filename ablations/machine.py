@@ -1,6 +1,7 @@
-"""What `train.amp=auto` trains in where a study's trials run, decided once when the study is planned.
+"""The machine or cluster a study's trials run on: connecting to it, what it has, and what `train.amp=auto` trains
+in there.
 
-A trial's identity names its precision, so `auto` is resolved before any trial is planned, for the machine that
+A trial's identity names its precision, so `auto` is resolved once, when the study is planned, for the machine that
 will train it, which need not be the one that plans it (a laptop driving a GPU cluster):
 - no cluster (`--address` not given): this machine, on the device a trial asks for (a GPU when the study's
   resources ask for one, else the CPU);
@@ -12,7 +13,39 @@ will train it, which need not be the one that plans it (a laptop driving a GPU c
 """
 from __future__ import annotations
 
-PROBE_WAIT_S = 60.0
+import os
+
+from trainables.heap import trial_process_env
+
+PROBE_WAIT_S = 60.0  # how long a cluster may take to place the precision probe
+
+
+def connect_ray(address: str | None):
+    import ray
+
+    if ray.is_initialized():
+        return
+    # the study's trial processes keep the heap they free for the next trial (trainables/heap.py says why)
+    runtime_env = {"env_vars": trial_process_env()}
+    if address:
+        ray.init(address=address, logging_level="warning", runtime_env=runtime_env)
+    else:
+        # The dashboard (State API) must be on: Train inside Tune relies on it to free an early-stopped trial's
+        # workers. address="local" never joins a stray cluster.
+        ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", logging_level="warning",
+                 log_to_driver=False, runtime_env=runtime_env)
+
+
+def machine_resources(address: str | None) -> dict:
+    """What the study would run on: the cluster at `address`, else this machine."""
+    if address:
+        import ray
+
+        connect_ray(address)
+        return ray.cluster_resources()
+    import torch
+
+    return {"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}
 
 
 def _probe(device: str) -> str:
@@ -28,8 +61,6 @@ def training_amp(address: str | None, resources: dict) -> tuple[str, str]:
     if not address:
         return _probe(device), f"this machine's {device.upper()}"
     import ray
-
-    from ablations.launch import connect_ray
 
     connect_ray(address)
     task = ray.remote(_probe).options(num_cpus=float(resources.get("cpus_per_worker", 1)), num_gpus=gpus)
