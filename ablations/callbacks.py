@@ -10,8 +10,10 @@ from ray.tune import Callback
 
 from ablations.outbox import Outbox
 from ablations.tracking import code_version
-from reports.contract import (COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG, IMAGES_TAG,
-                              PREDICTIONS_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG, VARIANT_TAG)
+from reports.contract import (COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG, GRADIENT_PREFIXES,
+                              IMAGES_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG,
+                              VARIANT_TAG)
+from reports.predictions_view import predictions_html
 from trainables.checkpoints import read_text
 from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
 from trainables.payload import trial_of
@@ -40,8 +42,9 @@ class MLflowTrials(Callback):
             tags[COMPONENTS_TAG] = json.dumps(started.payload.components, sort_keys=True)
         self.outbox.child(h, tags, cfg.flat())
         self.outbox.text(h, cfg.to_yaml(), CONFIG_ARTIFACT)
-        self.open[trial.trial_id] = {"hash": h, "step_times": {}, "last": None, "epochs": cfg.train.epochs,
-                                     "started": time.time()}
+        self.open[trial.trial_id] = {"hash": h, "step_times": {}, "gradients": {}, "last": None,
+                                     "epochs": cfg.train.epochs, "started": time.time(),
+                                     "title": f"{started.label} · {cfg.data.dataset} · seed {cfg.train.seed}"}
         if self.search is not None:
             self.unlinked[trial.trial_id] = h
         self._send()
@@ -53,8 +56,10 @@ class MLflowTrials(Callback):
         epoch = int(result["epoch"])
         st["last"] = result
         st["step_times"][epoch] = (result.get("step_time_s", 0.0), result.get("samples_per_s", 0.0))
+        st["gradients"][epoch] = {k: v for k, v in result.items() if k.startswith(GRADIENT_PREFIXES)}
         keys = ["train_loss", "dev_f1", "dev_precision", "dev_recall", "test_f1", "test_precision", "test_recall",
-                "step_time_s", "samples_per_s", "epoch_time_s"] + [k for k in result if k.startswith("loss_")]
+                "step_time_s", "samples_per_s", "epoch_time_s"] + [k for k in result
+                                                                    if k.startswith(("loss_", *GRADIENT_PREFIXES))]
         # an epoch the run holds from before the trial was interrupted and resumed is skipped by the outbox
         self.outbox.metrics(st["hash"], {f"epoch_{k}": result[k] for k in keys if k in result}, step=epoch)
         self._send()
@@ -73,12 +78,16 @@ class MLflowTrials(Callback):
         if st["step_times"]:
             final["step_time_s"] = statistics.mean(v[0] for v in st["step_times"].values())
             final["samples_per_s"] = statistics.mean(v[1] for v in st["step_times"].values())
+        final.update(_mean_over_epochs(st["gradients"]))
         self.outbox.metrics(st["hash"], final)
         if int(last.get("epoch", 0)) < st["epochs"]:
             self.outbox.tag(st["hash"], STOPPED_EARLY_TAG, f"epoch {last.get('epoch')}/{st['epochs']}")
         predictions = read_text(last[CHECKPOINT_KEY]) if last.get(CHECKPOINT_KEY) else None
         if predictions is not None:
             self.outbox.text(st["hash"], predictions, PREDICTIONS_ARTIFACT)
+            rows = [json.loads(line) for line in predictions.splitlines() if line.strip()]
+            title = f"{self.outbox.runs.study} ({self.outbox.runs.preset}): {st['title']}, test predictions"
+            self.outbox.text(st["hash"], predictions_html(rows, title), PREDICTIONS_VIEW_ARTIFACT)
         self.outbox.end(st["hash"], "FINISHED")
         self.finished += 1
         self._send()
@@ -114,6 +123,13 @@ class MLflowTrials(Callback):
             self.outbox.end(self._close(trial_id)["hash"], "KILLED")
         self._send()
         return n
+
+
+def _mean_over_epochs(per_epoch: dict[int, dict]) -> dict:
+    """Each gradient diagnostic (grad_norm_<term>, grad_share_<term>) averaged over the epochs that measured it:
+    the trial's own figure, as the tables read it."""
+    keys = {k for values in per_epoch.values() for k in values}
+    return {k: statistics.mean(v[k] for v in per_epoch.values() if k in v) for k in sorted(keys)}
 
 
 def _error_text(trial) -> str:

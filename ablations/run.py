@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         except EncoderUnavailable as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-    runs = None if looking and untouched(uri) else StudyRuns(uri, study, preset)
+    runs = None if looking and untouched(uri) else StudyRuns(uri, study, preset, plan.study.description)
     if options.status:
         print(status(plan, runs.trial_runs() if runs else []))
         return 0

@@ -16,10 +16,16 @@ from importlib import metadata
 from pathlib import Path
 
 from ablations.store import TrackingError, init_store
-from reports.contract import (COMMIT_TAG, DATASET_TAG, ERROR_TAG, PRESET_TAG, ROLE_TAG, SEED_TAG, STUDY_ROLE,
-                              STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, VERSIONS_TAG)
+from reports.contract import (COMMAND_TAG, COMMIT_TAG, DATASET_TAG, DATASETS_TAG, ERROR_TAG, PRESET_TAG, ROLE_TAG,
+                              SEED_TAG, SEEDS_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG,
+                              VERSIONS_TAG)
 
+# Each study has an experiment of its own, "<prefix>/<study>", so that MLflow's UI opens on the study's runs; a study
+# whose parent run lives in the one experiment of earlier versions (named <prefix>) stays there.
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
+# the experiment kind MLflow 3's UI reads: "model training" opens on the runs table, not on empty GenAI panels
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+NOTE_TAG = "mlflow.note.content"  # an experiment's or run's description, as MLflow's UI shows it
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
 
 DATASET_ABBREV = {"twitter2015": "t15", "twitter2017": "t17", "mnre": "mnre", "jmere": "jmere"}
@@ -75,30 +81,59 @@ def machine_text(resources: dict) -> str:
             f"{platform.system()} {platform.machine()}, {model}, {memory:.0f} GiB")
 
 
+def _union(old: str, new: str) -> str:
+    """Two comma-separated lists as one, in first-seen order (seeds in numeric order)."""
+    items = list(dict.fromkeys(x for x in (old.split(",") + new.split(",")) if x))
+    return ",".join(sorted(items, key=int) if all(x.lstrip("-").isdigit() for x in items) else items)
+
+
+def _lines(old: str, new: str) -> str:
+    """Each run's command on a line of its own, a repeat kept once; MLflow keeps a tag to 8,000 characters."""
+    lines = list(dict.fromkeys([*old.splitlines(), new]))
+    while len("\n".join(lines)) > 7000 and len(lines) > 1:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+ACCUMULATED = {SEEDS_TAG: _union, DATASETS_TAG: _union, COMMAND_TAG: _lines}  # parent tags every run adds to
+
+
 class StudyRuns:
     """The study's parent run and its children in one MLflow experiment."""
 
-    def __init__(self, uri: str, study: str, preset: str):
+    def __init__(self, uri: str, study: str, preset: str, description: str = ""):
         from mlflow.tracking import MlflowClient
 
         init_store(uri)
         self.client, self.study, self.preset = MlflowClient(tracking_uri=uri), study, preset
-        self.experiment_id = self._experiment_id()
+        self.experiment_id = self._experiment_id(description)
         self._parent: str | None = None
 
-    def _experiment_id(self) -> str:
-        exp = self.client.get_experiment_by_name(EXPERIMENT)
-        if exp:
-            return exp.experiment_id
-        from mlflow.exceptions import MlflowException
+    def _experiment_id(self, description: str) -> str:
+        """The study's own experiment (made on first use, with the study's description); the shared one of earlier
+        versions where this study's parent run already is."""
+        legacy = self.client.get_experiment_by_name(EXPERIMENT)
+        if legacy and self.client.search_runs([legacy.experiment_id], f"tags.{STUDY_TAG} = '{self.study}' and "
+                                               f"{PARENTS}", max_results=1):
+            return legacy.experiment_id
+        name = f"{EXPERIMENT}/{self.study}"
+        exp = self.client.get_experiment_by_name(name)
+        if exp is None:
+            from mlflow.exceptions import MlflowException
 
-        try:
-            return self.client.create_experiment(EXPERIMENT)
-        except MlflowException:  # another study created it since we looked: use that one
-            exp = self.client.get_experiment_by_name(EXPERIMENT)
-            if exp is None:
-                raise
-            return exp.experiment_id
+            try:
+                exp_id = self.client.create_experiment(name, tags={EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]})
+            except MlflowException:  # another run of the study created it since we looked: use that one
+                exp = self.client.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+                exp_id = exp.experiment_id
+        else:
+            exp_id = exp.experiment_id
+        if description:
+            self.client.set_experiment_tag(exp_id, NOTE_TAG, f"Study `{self.study}`: {description}. One parent run "
+                                           f"per preset, one run per table row under it, one per trial under that.")
+        return exp_id
 
     def _search(self, where: str, max_results: int = 5000):
         base = f"tags.{STUDY_TAG} = '{self.study}' and tags.{PRESET_TAG} = '{self.preset}'"
@@ -119,8 +154,12 @@ class StudyRuns:
     def parent_metric(self, key: str, every_study: bool = False) -> list[float]:
         """Every value of a metric logged on this study's parent runs (`every_study`: on the last 50 parent runs of
         any study in the store)."""
-        parents = (self.client.search_runs([self.experiment_id], PARENTS, max_results=50) if every_study
-                   else self._search(PARENTS))
+        if every_study:
+            ids = [e.experiment_id for e in self.client.search_experiments(
+                filter_string=f"name LIKE '{EXPERIMENT}%'", max_results=1000)]
+            parents = self.client.search_runs(ids, PARENTS, max_results=50, order_by=["attributes.start_time DESC"])
+        else:
+            parents = self._search(PARENTS)
         return [m.value for p in parents for m in self.client.get_metric_history(p.info.run_id, key)]
 
     def find_child(self, trial_hash: str) -> str:
@@ -132,6 +171,9 @@ class StudyRuns:
 
     # ---- writes -------------------------------------------------------------------------------------------------
     def parent(self, tags: dict, study_file: Path | None = None) -> str:
+        """The study's parent run, made on the first run of the study and reopened by every later one. What each run
+        of the command adds accumulates (ACCUMULATED: its seeds, datasets and command join the earlier ones), so
+        the tables' captions and the results page speak of every run, not of the last."""
         if self._parent:
             return self._parent
         found = self._search(PARENTS)
@@ -139,7 +181,8 @@ class StudyRuns:
             self._parent = found[0].info.run_id
             self.client.update_run(self._parent, status="RUNNING")
             for k, v in tags.items():
-                self.client.set_tag(self._parent, k, v)
+                merge = ACCUMULATED.get(k)
+                self.client.set_tag(self._parent, k, merge(found[0].data.tags.get(k, ""), v) if merge else v)
         else:
             run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
                                          tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: self.study, PRESET_TAG: self.preset,

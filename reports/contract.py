@@ -29,6 +29,10 @@ ERROR_TAG = "error"  # a failed trial's error text
 STOPPED_EARLY_TAG = "stopped_early"  # "epoch E/N" when the scheduler stopped the trial
 CONFIG_ARTIFACT = "config.yaml"  # the resolved config
 PREDICTIONS_ARTIFACT = "predictions/test.jsonl"  # one line per test example at the best epoch
+PREDICTIONS_VIEW_ARTIFACT = "predictions/test.html"  # the same, as a page a person reads (reports/predictions_view.py)
+# each loss term's encoder gradient norm and its share of the terms' summed norms (shapca/trainer.py): per epoch as
+# epoch_<name>, and their mean over the epochs as the trial's own metric
+GRADIENT_PREFIXES = ("grad_norm_", "grad_share_")
 # the runner's options in that command that say where the machine keeps a study's runs, not what the study is: the
 # results page leaves them out (a reader reruns with their own), an export keeps their names only
 MACHINE_OPTIONS = ("--tracking-uri", "--storage", "--address")

@@ -83,12 +83,14 @@ def section(data: StudyData) -> str:
     wall = (f"{sum(info.walls) / 60:.1f} min over {len(info.walls)} run(s) of the command" if info.walls
             else "not recorded (a runner older than this page)")
     commits = sorted({t.commit or "unknown" for t in data.trials})
+    commands = (info.command or "").splitlines()  # one per run of the study (ablations/tracking.py accumulates them)
     agg = aggregate(tidy_frame(data))
     tables = kind_tables(data, agg)
     start, end = markers(info.name, info.preset)
     export = export_path(info.name, info.preset)
     lines = [start, f"## {info.name} ({info.preset})", "",
-             f"- Command: {portable_command(info.command) if info.command else 'not recorded'}",
+             f"- Command{'s, in the order they ran' if len(commands) > 1 else ''}: "
+             f"{'; '.join(portable_command(c) for c in commands) or 'not recorded'}",
              f"- Preset: {info.preset}; datasets {', '.join(info.datasets)}; seeds "
              f"{', '.join(map(str, info.seeds))}; {len(data.trials)} finished trial run(s), {len(data.failed)} failed",
              f"- Wall time: {wall}",

@@ -43,8 +43,8 @@ def main(study: str, work: str) -> None:
         while time.time() < deadline:
             try:
                 client = mlflow.MlflowClient(tracking_uri=uri)
-                exp = client.get_experiment_by_name("shapca")
-                kids = client.search_runs([exp.experiment_id], "tags.`shapca.role` = 'trial'") if exp else []
+                ids = [e.experiment_id for e in client.search_experiments()]
+                kids = client.search_runs(ids, "tags.`shapca.role` = 'trial'") if ids else []
                 if kids and client.get_metric_history(kids[0].info.run_id, "epoch_dev_f1"):
                     node_id = _trial_node()
                     victim = next(n for n in nodes if n.node_id == node_id)

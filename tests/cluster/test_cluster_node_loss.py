@@ -31,6 +31,6 @@ def test_a_trial_whose_node_is_lost_resumes_elsewhere_and_is_recorded_once(tmp_p
     assert evidence["exit"] == 0
     assert evidence["removed"] not in evidence["alive_nodes"]
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    kids = client.search_runs([client.get_experiment_by_name("shapca").experiment_id], "tags.`shapca.role` = 'trial'")
+    kids = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`shapca.role` = 'trial'")
     assert len(kids) == 1 and kids[0].info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(kids[0].info.run_id, "epoch_dev_f1")] == [1, 2, 3]

@@ -43,7 +43,10 @@ def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_o
         assert 0.0 <= k.data.metrics["test_f1"] <= 1.0
         assert k.data.params["align.alignment"] == name
         arts = [a.path for a in client.list_artifacts(k.info.run_id, "predictions")]
-        assert arts == ["predictions/test.jsonl"]
+        assert arts == ["predictions/test.html", "predictions/test.jsonl"]  # the rows, and the page that shows them
+        # the alignment's share of the encoder's gradient: per epoch, and the trial's mean
+        assert [m.step for m in client.get_metric_history(k.info.run_id, "epoch_grad_share_task")] == [1, 2]
+        assert 0 < k.data.metrics["grad_share_align_context_text"] < 1
         lines = client.download_artifacts(k.info.run_id, "predictions/test.jsonl", str(tmp_path))
         assert len(Path(lines).read_text().splitlines()) == 8
     doomed = by_variant["doomed"]

@@ -1,0 +1,43 @@
+"""Where a study's runs live in MLflow: an experiment of its own (model training, with the study's description), and
+a parent run that every run of the command adds to."""
+from mlflow.tracking import MlflowClient
+
+from ablations import tracking
+from ablations.tracking import EXPERIMENT_KIND, NOTE_TAG, StudyRuns
+from reports.contract import COMMAND_TAG, DATASETS_TAG, SEEDS_TAG
+
+
+def test_each_study_has_its_own_experiment_that_opens_on_its_runs(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    a = StudyRuns(uri, "ablation", "smoke", "full Shap-CA, then without each component")
+    b = StudyRuns(uri, "temperature", "smoke")
+    assert a.experiment_id != b.experiment_id
+    exp = MlflowClient(uri).get_experiment(a.experiment_id)
+    assert exp.name == "shapca/ablation"
+    assert exp.tags[EXPERIMENT_KIND[0]] == EXPERIMENT_KIND[1]  # MLflow's UI opens it on "Model training"
+    assert "full Shap-CA, then without each component" in exp.tags[NOTE_TAG]
+    assert StudyRuns(uri, "ablation", "compare").experiment_id == a.experiment_id  # presets share it
+
+
+def test_a_study_begun_in_the_one_experiment_of_earlier_versions_stays_there(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(uri)
+    StudyRuns(uri, "other", "smoke")  # the store exists
+    legacy = client.create_experiment(tracking.EXPERIMENT)
+    client.create_run(legacy, tags={"shapca.role": "study", "study": "ablation", "preset": "compare"})
+    assert StudyRuns(uri, "ablation", "smoke").experiment_id == legacy
+    assert StudyRuns(uri, "temperature", "smoke").experiment_id != legacy
+
+
+def test_the_parent_run_accumulates_seeds_datasets_and_commands(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    first = StudyRuns(uri, "ablation", "smoke").parent(
+        {SEEDS_TAG: "2", DATASETS_TAG: "twitter2017", COMMAND_TAG: "python ablations/run.py --seeds 2"})
+    for seeds, command in (("1", "--seeds 1"), ("3,1", "--seeds 3 1"), ("1", "--seeds 1")):
+        again = StudyRuns(uri, "ablation", "smoke").parent(
+            {SEEDS_TAG: seeds, DATASETS_TAG: "twitter2017", COMMAND_TAG: f"python ablations/run.py {command}"})
+        assert again == first
+    tags = MlflowClient(uri).get_run(first).data.tags
+    assert tags[SEEDS_TAG] == "1,2,3" and tags[DATASETS_TAG] == "twitter2017"
+    assert tags[COMMAND_TAG].splitlines() == ["python ablations/run.py --seeds 2", "python ablations/run.py --seeds 1",
+                                              "python ablations/run.py --seeds 3 1"]
