@@ -42,6 +42,9 @@ class Options:
     seeds: tuple[int, ...] | None = _option(None, "run these seeds instead of the study's (before the preset's cut)",
                                             nargs="+", type=int, metavar="N")
     set: tuple[str, ...] = _option((), "config overrides for every trial", nargs="*", metavar="KEY=VALUE")
+    until_resolved: int | None = _option(None, "after the planned seeds, add seeds (the next integers) to the rows "
+                                         "whose comparison with the reference is undetermined, round by round, up to "
+                                         "MAX shared seeds (docs/statistics.md)", type=int, metavar="MAX")
     no_report: bool = _option(False, "do not build the tables at the end")
     ray_output: bool = _option(False, "also show Ray Tune's own progress tables")
     tracking_wait: float = _option(600.0, "seconds to keep trying an unreachable tracking store at the end before "

@@ -171,6 +171,13 @@ def make_plan(study: Study, options, extra_seeds: dict | None = None, amp: tuple
     swept = sorted(set(cli) & set(cut.sweep))
     if swept:
         raise StudyError(f"--set {', '.join(swept)}: the study sweeps this key; setting it would collapse its axis")
+    cap = options.until_resolved or cut.report.get("until_resolved")
+    if cap is not None:
+        if cut.search["algorithm"] != "grid" or cap < len(cut.seeds):
+            raise StudyError(f"{cut.path}: until_resolved {cap} adds seeds to the rows of a grid, up to at least its "
+                             f"{len(cut.seeds)} planned seed(s); '{cut.name}' "
+                             + ("is an optuna search" if cut.search["algorithm"] != "grid" else "plans more"))
+        cut = dataclasses.replace(cut, report={**cut.report, "until_resolved": cap})  # plan.json says it
     auto_amp, decided = amp or training_amp(None, cut.resources)
     # the plan's settings first: they are what each trial's config is resolved from
     plan = Plan(cut, preset, tuple(chosen_cuts + preset_cuts), cli, units=(), auto_amp=auto_amp, amp_decided=decided)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from ablations.adaptive import power_lines, until_resolved
 from ablations.describe import describe
 from ablations.estimate import price
 from ablations.launch import Outcome, launch
@@ -40,9 +41,9 @@ def main(argv=None) -> int:
         if os.environ.get(var):
             os.environ[var] = str(Path(os.environ[var]).resolve())
     try:
-        study = load_study(options.study)
-        amp = training_amp(options.address, study.resources)  # what train.amp=auto trains in, decided once
-        plan = make_plan(study, options, amp=amp)  # every trial's config resolves (and a bad --set fails) here,
+        study_file = load_study(options.study)
+        amp = training_amp(options.address, study_file.resources)  # what train.amp=auto trains in, decided once
+        plan = make_plan(study_file, options, amp=amp)  # every trial's config resolves (a bad --set fails) here,
     except StudyError as e:                        # before any output
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -70,6 +71,8 @@ def main(argv=None) -> int:
         return 0
     if options.dry_run:
         print(describe(plan, runs.done_hashes() if runs else set()))
+        for line in power_lines(plan, uri if runs else ""):
+            print(line)
     resources = machine_resources(options.address)
     # a bare run is the full preset: on a machine without a GPU that can take days, so it is priced first
     bare = not options.dry_run and options.preset is None and not options.address and not resources.get("GPU")
@@ -101,6 +104,9 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
         launch(plan, options, outbox, outcome)
+        if plan.study.report.get("until_resolved"):
+            until_resolved(plan, lambda extra: make_plan(study_file, options, extra_seeds=extra, amp=amp), uri,
+                           lambda more: launch(more, options, outbox, outcome), outbox, outcome)
     finally:
         signal.signal(signal.SIGTERM, previous)
     kept = outbox.close(options.tracking_wait)

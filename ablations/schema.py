@@ -67,7 +67,7 @@ class Study:
     metric: str
     mode: str
     resources: dict  # {"workers", "cpus_per_worker", "gpus_per_worker"}
-    report: dict  # {"kind", "params"[, "reference"]}
+    report: dict  # {"kind", "params"[, "reference", "margin", "until_resolved"]}
 
 
 def check_components(kind: str, variants: list, sweep: dict, where: str) -> None:

@@ -218,8 +218,8 @@ class _Parser(Reader):
         return out
 
     def report(self, data, sweep: dict, variants: list) -> dict:
-        r = self.mapping(data["report"], self.at(data, "report"), ("kind", "params", "reference"), ("kind",),
-                         "report.")
+        r = self.mapping(data["report"], self.at(data, "report"),
+                         ("kind", "params", "reference", "margin", "until_resolved"), ("kind",), "report.")
         kind = self.one_of(r, "kind", "report.", None, REPORT_KINDS, "report kind")
         params = r.get("params") or []
         if not isinstance(params, list):
@@ -240,6 +240,12 @@ class _Parser(Reader):
                 self.fail(self.at(r, "reference", "report."), f"must name one of the variants "
                           f"({', '.join(map(repr, names)) or 'none here'}), got {r['reference']!r}")
             out["reference"] = r["reference"]
+        if "margin" in r:  # the smallest F1 difference that matters: equivalence is read within it (statistics.md)
+            if not is_number(r["margin"]) or not 0 < r["margin"] < 100:
+                self.fail(self.at(r, "margin", "report."), f"must be F1 points in (0, 100), got {r['margin']!r}")
+            out["margin"] = float(r["margin"])
+        if "until_resolved" in r:  # as --until-resolved: seeds are added to unresolved rows up to this many
+            out["until_resolved"] = self.integer(r, "until_resolved", "report.", None, 2)
         return out
 
     def sweep(self, data) -> dict:
