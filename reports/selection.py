@@ -110,3 +110,18 @@ def images_note(trials: list[Trial]) -> str | None:
         return "All runs were trained without images (images=none)."
     cells = sorted({f"{t.variant} / {t.dataset}" for t in blind})
     return f"{len(blind)} of {len(trials)} runs were trained without images (images=none): {'; '.join(cells)}."
+
+
+PRECISIONS = {"bf16": "bf16 autocast", "none": "float32"}  # train.amp as a trial's config resolved it
+
+
+def precision_note(trials: list[Trial]) -> str | None:
+    """The precision the runs trained in (param train.amp; trials never share a cell across precisions, since the
+    precision is part of their identity). None where the runs do not say it."""
+    amps = [t.params.get("train.amp") for t in trials if t.params.get("train.amp")]
+    if not amps:
+        return None
+    if len(set(amps)) == 1:
+        return f"All runs trained in {PRECISIONS.get(amps[0], amps[0])} (train.amp={amps[0]})."
+    cells = sorted({f"{t.variant} / {t.dataset}: {t.params.get('train.amp')}" for t in trials})
+    return f"The runs trained in several precisions (train.amp): {'; '.join(cells)}."

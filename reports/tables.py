@@ -11,7 +11,7 @@ from reports.comparisons import verdict_against, verdict_caption
 from reports.names import COST_PARAMS, dataset_name, file_stem, param_name
 from reports.records import ReportError, StudyData
 from reports.rows import REFERENCE, planned, reference_variant, sweep_rows, variant_order
-from reports.selection import failed_notes, images_note
+from reports.selection import failed_notes, images_note, precision_note
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, mark_best
 from reports.tidy import cell_stats
 
@@ -42,9 +42,10 @@ def score_caption(data: StudyData, subject: str) -> str:
 
 
 def study_notes(data: StudyData) -> list[str]:
-    """Notes every table of the study carries: selection decisions, failed trials, runs without images."""
-    image = images_note(data.trials)
-    return [*data.notes, *failed_notes(data.failed), *([image] if image else [])]
+    """Notes every table of the study carries: selection decisions, failed trials, runs without images, the
+    precision the runs trained in."""
+    notes = (images_note(data.trials), precision_note(data.trials))
+    return [*data.notes, *failed_notes(data.failed), *(note for note in notes if note)]
 
 
 def _score_cell(stats: dict | None, score: str, n_expected: int) -> ScoreCell:

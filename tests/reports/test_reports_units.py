@@ -269,3 +269,13 @@ def test_error_summary_takes_the_exception_line_of_a_ray_traceback():
     assert error_summary("plain message\nover two lines") == "over two lines"
     assert error_summary(None) == "no error tag"
     assert error_summary("x" * 300).endswith("...") and len(error_summary("x" * 300)) == 160
+
+
+def test_the_notes_say_the_precision_the_runs_trained_in():
+    from reports.selection import precision_note
+
+    bf16 = [make_trial(seed=s, params={"train.amp": "bf16"}) for s in (1, 2)]
+    assert precision_note(bf16) == "All runs trained in bf16 autocast (train.amp=bf16)."
+    mixed = bf16 + [make_trial("w/o context", params={"train.amp": "none"})]
+    assert "several precisions" in precision_note(mixed) and "w/o context / twitter2017: none" in precision_note(mixed)
+    assert precision_note([make_trial()]) is None  # runs that do not say it
