@@ -11,6 +11,7 @@ from reports.comparisons import verdict_against, verdict_caption
 from reports.names import COST_PARAMS, dataset_name, file_stem, param_name
 from reports.records import ReportError, StudyData
 from reports.rows import REFERENCE, planned, reference_variant, sweep_rows, variant_order
+from reports.contract import GRADIENT_PREFIXES
 from reports.selection import failed_notes, images_note, precision_note
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, mark_best
 from reports.tidy import cell_stats
@@ -64,9 +65,32 @@ def _score_columns(data: StudyData, extra: list[tuple[str, bool]]) -> list[Colum
     return columns
 
 
+ALIGN_SHARE = f"{GRADIENT_PREFIXES[1]}align_"  # grad_share_align_context_text, grad_share_align_context_image
+
+
+def alignment_share(data: StudyData, variant: str, dataset: str) -> float | None:
+    """The mean over a cell's trials of the alignment's share of the encoder's gradient, in percent (each trial's
+    `grad_share_align_*` metrics summed: the context-text and, with images, the context-image term); None where its
+    trials did not measure it."""
+    shares = [100 * sum(v for k, v in t.metrics.items() if k.startswith(ALIGN_SHARE)) for t in data.trials
+              if (t.variant, t.dataset) == (variant, dataset) and any(k.startswith(ALIGN_SHARE) for k in t.metrics)]
+    return sum(shares) / len(shares) if shares else None
+
+
+def measures_alignment_share(data: StudyData) -> bool:
+    return any(k.startswith(ALIGN_SHARE) for t in data.trials for k in t.metrics)
+
+
+SHARE_HEADER = "align. share (%)"
+SHARE_CAPTION = (f" {SHARE_HEADER}: the alignment losses' share of the encoder's gradient (each weighted term's "
+                 "gradient norm over the terms' summed norms, measured every 50 steps, averaged over the training and "
+                 "the seeds; docs/tracking.md); a row whose alignment carries a few percent hardly trains it.")
+
+
 def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels: list[str], delta: bool,
-                cost: bool, rules: set[int] = frozenset()) -> tuple[list[Row], list[str], bool]:
-    """Rows of P/R/F1 cells per dataset (+ delta F1, + step cost); also the notes and whether any row was judged.
+                cost: bool, rules: set[int] = frozenset(), share: bool = False) -> tuple[list[Row], list[str], bool]:
+    """Rows of P/R/F1 cells per dataset (+ delta F1, + step cost, + the alignment's gradient share); also the notes
+    and whether any row was judged.
 
     A cell the study never planned (a variant restricted to other datasets) shows a dash without an n mark."""
     reference = reference_variant(data)
@@ -92,6 +116,8 @@ def _score_rows(data: StudyData, agg: pd.DataFrame, variants: list[str], labels:
             if cost:
                 step = None if stats is None or math.isnan(stats["step_time_s_mean"]) else stats["step_time_s_mean"]
                 cells.append(NumberCell(None if step is None else 1000 * step))
+            if share:
+                cells.append(NumberCell(alignment_share(data, variant, dataset)))
         rows.append(Row(label, cells, rule_before=index in rules))
     return rows, notes, tested
 
@@ -124,12 +150,13 @@ def ablation_table(data: StudyData, agg: pd.DataFrame) -> Table:
     if reference is None:
         raise ReportError(f"study {data.info.name!r}: an ablation table needs the full model, a variant named "
                           f"{REFERENCE!r} or the only one whose components are all 1")
-    variants = variant_order(data)
-    rows, notes, tested = _score_rows(data, agg, variants, variants, delta=True, cost=False)
+    variants, share = variant_order(data), measures_alignment_share(data)
+    rows, notes, tested = _score_rows(data, agg, variants, variants, delta=True, cost=False, share=share)
     caption = (score_caption(data, "Ablation") + _delta_caption(reference)
-               + _verdict_caption(data, reference, tested))
+               + _verdict_caption(data, reference, tested) + SHARE_CAPTION * share)
     table = Table("ablation", "Ablation", caption, table_label(data, "ablation"), "Variant",
-                  _score_columns(data, [("ΔF1", False)]), rows, study_notes(data) + notes)
+                  _score_columns(data, [("ΔF1", False)] + [(SHARE_HEADER, False)] * share), rows,
+                  study_notes(data) + notes)
     mark_best(table)
     return table
 
@@ -139,10 +166,10 @@ def sweep_table(data: StudyData, agg: pd.DataFrame, key: str) -> Table:
     rows_ = sweep_rows(data, key)
     first_named = next((i for i, r in enumerate(rows_) if not r.on_grid), None)
     rules = {first_named} if first_named else set()
-    cost = key in COST_PARAMS
+    cost, share = key in COST_PARAMS, measures_alignment_share(data)
     reference = reference_variant(data)
     rows, notes, tested = _score_rows(data, agg, [r.variant for r in rows_], [r.label for r in rows_],
-                                      delta=reference is not None, cost=cost, rules=rules)
+                                      delta=reference is not None, cost=cost, rules=rules, share=share)
     name = param_name(key)
     caption = score_caption(data, f"Sweep of {name} ({key})") + _verdict_caption(data, reference, tested)
     if reference:
@@ -151,8 +178,9 @@ def sweep_table(data: StudyData, agg: pd.DataFrame, key: str) -> Table:
         caption += " Rows below the rule are named variants beside the sweep."
     if cost:
         caption += " step (ms): mean training time per optimisation step over the seeds."
+    caption += SHARE_CAPTION * share
     table = Table(f"sweep_{file_stem(key)}", f"Sweep: {name}", caption, table_label(data, f"sweep-{key}"), name,
-                  _score_columns(data, [("ΔF1", False)] * bool(reference) + [("step (ms)", False)] * cost), rows,
-                  study_notes(data) + notes)
+                  _score_columns(data, [("ΔF1", False)] * bool(reference) + [("step (ms)", False)] * cost
+                                 + [(SHARE_HEADER, False)] * share), rows, study_notes(data) + notes)
     mark_best(table)
     return table

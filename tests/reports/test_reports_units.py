@@ -279,3 +279,22 @@ def test_the_notes_say_the_precision_the_runs_trained_in():
     mixed = bf16 + [make_trial("w/o context", params={"train.amp": "none"})]
     assert "several precisions" in precision_note(mixed) and "w/o context / twitter2017: none" in precision_note(mixed)
     assert precision_note([make_trial()]) is None  # runs that do not say it
+
+
+def test_sweeps_show_the_alignments_share_of_the_encoders_gradient():
+    trials = []
+    for weight, share in (("0.1", 0.012), ("3.0", 0.27)):
+        for seed, wiggle in ((1, -0.002), (2, 0.002)):
+            t = make_trial(f"align.context_text={weight}", seed=seed, params={"align.context_text": weight})
+            trials.append(replace(t, metrics={**t.metrics, "grad_share_align_context_text": share + wiggle,
+                                              "grad_share_task": 1 - share - wiggle}))
+    points = {f"align.context_text={w}": {"align.context_text": w} for w in ("0.1", "3.0")}
+    data = make_data(trials, seeds=(1, 2), kind="sweep", params=("align.context_text",), points=points)
+    table = sweep_table(data, aggregate(tidy_frame(data)), "align.context_text")
+    assert [c.name for c in table.columns][-1] == "align. share (%)" and "share of the encoder's gradient" in \
+        table.caption
+    assert [r.cells[-1].value for r in table.rows] == pytest.approx([1.2, 27.0])
+    plain = make_data([make_trial("a", params={"align.context_text": "0.1"})], kind="sweep",
+                      params=("align.context_text",), points={"a": {"align.context_text": "0.1"}})
+    assert "align. share (%)" not in [c.name for c in sweep_table(plain, aggregate(tidy_frame(plain)),
+                                                                    "align.context_text").columns]
