@@ -27,7 +27,8 @@ def test_the_cap_comes_from_the_command_line_or_the_study_file_and_is_checked():
 def test_the_reference_row_is_the_one_the_tables_compare_with():
     assert adaptive.reference_row(plan_of()) == "full"
     assert adaptive.reference_row(plan_of("context_generator")) == "none"
-    assert adaptive.reference_row(plan_of("main")) is None
+    assert adaptive.reference_row(plan_of("main")) == "Shap-CA"
+    assert adaptive.reference_row(plan_of("temperature")) is None
 
 
 class Looks:
@@ -79,4 +80,4 @@ def test_a_round_that_finishes_nothing_ends_the_rounds(monkeypatch, capsys):
 def test_the_dry_run_says_there_is_no_history_where_the_store_has_none():
     lines = adaptive.power_lines(plan_of(), "")
     assert len(lines) == 5 and all("no power estimate" in line for line in lines)
-    assert adaptive.power_lines(plan_of("main"), "") == []
+    assert adaptive.power_lines(plan_of("temperature"), "") == []
