@@ -7,7 +7,8 @@ import torch
 from shapca.config import Config
 from shapca.features import collate
 from shapca.prepare import prepare
-from shapca.trainer import Callback, Trainer, fit
+from shapca import trainer as trainer_module
+from shapca.trainer import Callback, NonFiniteLoss, Trainer, fit
 
 QUIET = dict(log=lambda *a, **k: None)
 
@@ -153,3 +154,23 @@ def test_a_term_weighted_out_has_no_share(prep_joint):
     cfg = small(**{"align.context_text": 0.0, "train.grad_share_every": 1})
     epoch = Trainer(cfg, prep=prep_joint, **QUIET).fit().history[0]
     assert {k for k in epoch if k.startswith("grad_share_")} == {"grad_share_task"}
+
+
+@pytest.mark.parametrize("every", [1, 50])  # read at the step's check, or only at the end of the epoch
+def test_a_loss_that_becomes_nan_fails_the_run_naming_the_epoch_and_step(prep_joint, monkeypatch, every):
+    """Without the check the run went on with NaN weights and ended as if finished, with F1 0."""
+    monkeypatch.setattr(trainer_module, "FINITE_CHECK_EVERY", every)
+    cfg = small(**{"train.batch_size": 4, "train.epochs": 2})  # 16 examples: 4 steps an epoch
+    tr = Trainer(cfg, prep=prep_joint, **QUIET)
+    loss_of, steps = tr.batch_loss, []
+
+    def second_epoch_third_step_is_nan(batch, examples, generator=None):
+        loss, terms = loss_of(batch, examples, generator)
+        steps.append(len(steps))
+        return (loss * float("nan") if len(steps) == 7 else loss), terms
+
+    tr.batch_loss = second_epoch_third_step_is_nan
+    with pytest.raises(NonFiniteLoss, match=r"not finite from epoch 2, step 3 of 4 \(global step 7; .*loss nan"):
+        tr.fit()
+    assert len(tr.history) == 1  # the first epoch was kept; nothing of the second was reported
+    assert len(steps) == (7 if every == 1 else 8)
