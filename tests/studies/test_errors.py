@@ -146,6 +146,7 @@ def test_bad_grid_study(tmp_path, data, fragments):
     ({"train.lr": {"uniform": [1.0e-4, 1.0e-4]}}, ["sweep.train.lr", "lo < hi"]),
     ({"train.lr": {"uniform": [1.0e-4]}}, ["sweep.train.lr", "[lo, hi]"]),
     ({"train.lr": {"uniform": ["low", 1.0]}}, ["sweep.train.lr", "numbers"]),
+    ({"train.lr": {"uniform": [1.0e-5, float("inf")]}}, ["sweep.train.lr=inf", "expected a finite float"]),
     ({"shapley.samples": {"uniform": [1, 64]}}, ["sweep.shapley.samples", "shapley.samples is int"]),
     ({"align.tau": {"int": [1, 4]}}, ["sweep.align.tau", "integer parameter"]),
     ({"shapley.samples": {"logint": [0, 64]}}, ["sweep.shapley.samples", "lo > 0"]),
