@@ -13,6 +13,38 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
+def _at_least(minimum: float, kind=int):
+    """An argparse type: a number of `kind` no smaller than `minimum` (a negative count means nothing here, and
+    Tune would read max_failures=-1 as retry forever)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got "
+                                             f"{text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # what argparse names in its own messages
+    return parse
+
+
+def _seed(text: str) -> int:
+    from shapca.config import MAX_SEED
+
+    value = _at_least(0)(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is 0 .. {MAX_SEED}, got {text}")
+    return value
+
+
+# Over this many trials a plan is refused (--max-trials raises it). Planning takes about 0.3 ms a trial, so up to
+# here every command answers in seconds; beyond it the plan is almost always a grid with more values than meant:
+# 10,000 trials of a minute each (a smoke trial on a CPU) are a week of one machine, Tune keeps every trial in its
+# driver and writes their state as it goes, and every trial is a run in MLflow (docs/studies.md, "Plan size").
+MAX_TRIALS = 10_000
+
+
 def _option(default, help: str, **argparse_kwargs):
     """A field that is also a command-line option (--the-name); `env` names a variable that gives the default."""
     return field(default=default, metadata={"help": help, **argparse_kwargs})
@@ -32,15 +64,17 @@ class Options:
     tracking_uri: str | None = _option(None, "MLflow tracking URI (default: sqlite ./mlflow.db)")
     storage: str = _option("runs", "results and checkpoints (shared storage on a cluster; default ./runs or "
                            "$SHAPCA_STORAGE)", env="SHAPCA_STORAGE")
-    max_concurrent: int = _option(0, "trials at once (0: as resources allow)", type=int)
-    max_failures: int = _option(1, "retries of a trial's workers from its checkpoint", type=int)
+    max_concurrent: int = _option(0, "trials at once (0: as resources allow)", type=_at_least(0))
+    max_failures: int = _option(1, "retries of a trial's workers from its checkpoint", type=_at_least(0))
+    max_trials: int = _option(MAX_TRIALS, f"refuse a plan of more trials than this (default {MAX_TRIALS:,}; "
+                              "docs/studies.md says why)", type=_at_least(1))
     backend: str = _option("auto", "torch.distributed backend", choices=["auto", "gloo", "nccl"])
     datasets: tuple[str, ...] | None = _option(None, "run only these of the study's datasets (before the preset's "
                                                "cut)", nargs="+", metavar="NAME")
     variants: tuple[str, ...] | None = _option(None, "run only these named variants (rows) of the study; a sweep's "
                                                "grid stays", nargs="+", metavar="NAME")
     seeds: tuple[int, ...] | None = _option(None, "run these seeds instead of the study's (before the preset's cut)",
-                                            nargs="+", type=int, metavar="N")
+                                            nargs="+", type=_seed, metavar="N")
     set: tuple[str, ...] = _option((), "config overrides for every trial", nargs="*", metavar="KEY=VALUE")
     until_resolved: int | None = _option(None, "after the planned seeds, add seeds (the next integers) to the rows "
                                          "whose comparison with the reference is undetermined, round by round, up to "
@@ -48,7 +82,7 @@ class Options:
     no_report: bool = _option(False, "do not build the tables at the end")
     ray_output: bool = _option(False, "also show Ray Tune's own progress tables")
     tracking_wait: float = _option(600.0, "seconds to keep trying an unreachable tracking store at the end before "
-                                   "saving the writes", type=float)
+                                   "saving the writes", type=_at_least(0, float))
     partial_report: bool = _option(False, "build the tables even when the study is interrupted (they say they are "
                                    "partial)")
     words: tuple[str, ...] = ()  # the command line as typed, for the parent run and the resume hint

@@ -14,26 +14,16 @@ so names one table cell across seeds. trainables/payload.py `identity` computes 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 from ablations.machine import training_amp
 from ablations.presets import Preset, apply_preset, get_preset, select
+from ablations.rows import Row, check_size, rows
 from ablations.schema import BASE_LABEL, Study, StudyError
-from shapca.config import Config, ConfigError, format_assignments, format_value, parse_assignments
-from shapca.shapley_choices import MAX_EXACT_PLAYERS
+from ablations.trial_checks import Read, check_trial
+from shapca.config import PINNED_FILES, Config, ConfigError, format_value, parse_assignments
 from trainables.payload import TrialPayload, identity
-
-
-@dataclass(frozen=True)
-class Row:
-    """A row of a study's tables: one point of the sweep grid, or one named variant, and the datasets it runs on."""
-    label: str
-    overrides: dict
-    components: dict | None = None  # ablation and factorial studies: component -> 0/1
-    swept: dict = dataclasses.field(default_factory=dict)  # the grid point's values (empty for a named variant)
-    datasets: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +103,7 @@ class Plan:
     units: tuple  # GridUnit | SearchUnit, in the order Tune runs them
     auto_amp: str = "none"  # what train.amp=auto trains in where the trials run (ablations/machine.py)
     amp_decided: str = ""  # by what, in words
+    read: Read = dataclasses.field(default_factory=Read, compare=False, repr=False)  # files and encoders, read once
 
     @property
     def size(self) -> int:
@@ -178,6 +169,7 @@ def make_plan(study: Study, options, extra_seeds: dict | None = None, amp: tuple
                              f"{len(cut.seeds)} planned seed(s); '{cut.name}' "
                              + ("is an optuna search" if cut.search["algorithm"] != "grid" else "plans more"))
         cut = dataclasses.replace(cut, report={**cut.report, "until_resolved": cap})  # plan.json says it
+    check_size(cut, extra_seeds or {}, options.max_trials)  # counted from the cut study: nothing resolved yet
     auto_amp, decided = amp or training_amp(None, cut.resources)
     # the plan's settings first: they are what each trial's config is resolved from
     plan = Plan(cut, preset, tuple(chosen_cuts + preset_cuts), cli, units=(), auto_amp=auto_amp, amp_decided=decided)
@@ -186,22 +178,6 @@ def make_plan(study: Study, options, extra_seeds: dict | None = None, amp: tuple
     if extra_seeds:
         raise StudyError(f"{cut.path}: extra seeds are for the rows of a grid; '{cut.name}' is an optuna search")
     return dataclasses.replace(plan, units=_searches(plan))
-
-
-def rows(study: Study, dataset: str) -> list[Row]:
-    """A grid study's rows on one dataset: each point of the sweep grid, then each named variant that applies."""
-    out = []
-    if study.sweep:
-        keys = list(study.sweep)
-        for values in itertools.product(*(study.sweep[k].values for k in keys)):
-            point = dict(zip(keys, values))
-            out.append(Row(format_assignments(point), dict(point), swept=dict(point)))
-    for v in study.variants:
-        if v.datasets is None or dataset in v.datasets:
-            out.append(Row(v.name, dict(v.overrides), v.components))
-    if not study.sweep and not study.variants:
-        out.append(Row(BASE_LABEL, {}))
-    return out
 
 
 def _grid(plan: Plan, extra_seeds: dict) -> GridUnit:
@@ -236,6 +212,12 @@ def _grid(plan: Plan, extra_seeds: dict) -> GridUnit:
 
 def _searches(plan: Plan) -> tuple[SearchUnit, ...]:
     study = plan.study
+    for name, (prefix, _) in PINNED_FILES.items():
+        dist = study.sweep.get(f"data.{name}")
+        if dist and any(str(v).startswith(prefix) for v in dist.values):
+            # a sampled trial's identity is made where it runs, from its config alone: it cannot read the file
+            raise StudyError(f"{study.path}: sweep.data.{name}: an optuna search cannot sample {prefix}<path> files "
+                             f"(their content is part of a trial's identity); compare them in a grid study")
     for dataset in study.datasets:  # each bound and choice on each dataset, so a bad one fails before Tune samples it
         for key, dist in study.sweep.items():
             for value in dist.values:
@@ -255,7 +237,7 @@ def _trial(plan: Plan, row: Row, dataset: str, seed: int, where: str) -> Planned
 def _resolve(plan: Plan, dataset: str, seed: int, row_overrides: dict, where: str) -> Config:
     """A trial's config: defaults <- preset defaults <- base <- dataset_overrides <- row (variant or grid point) <-
     dataset, seed <- preset overrides <- --set. Preset overrides skip the keys the study sweeps, so a preset never
-    collapses the study's axis. Every check that needs the whole config is made here."""
+    collapses the study's axis. Every check that needs the whole config is made here (ablations/trial_checks.py)."""
     study = plan.study
     flat = dict(plan.preset.defaults)
     flat.update(study.base)
@@ -270,23 +252,5 @@ def _resolve(plan: Plan, dataset: str, seed: int, row_overrides: dict, where: st
         raise StudyError(str(e)) from None
     if cfg.train.amp == "auto":  # a trial's identity names the precision it trains in
         cfg.train.amp = plan.auto_amp
-    _check_context(cfg, where)
-    # the alignment loss runs on training batches only (the contexts of one are the players), so the training batch
-    # size bounds the players exact enumeration takes
-    if cfg.shapley.estimator == "exact" and cfg.train.batch_size > MAX_EXACT_PLAYERS:
-        raise StudyError(f"{where}: shapley.estimator=exact enumerates 2^k coalitions of the k pairs of a "
-                         f"mini-batch; train.batch_size {cfg.train.batch_size} exceeds {MAX_EXACT_PLAYERS}")
+    check_trial(cfg, where, plan.read)
     return cfg
-
-
-def _check_context(cfg: Config, where: str) -> None:
-    from shapca.data.context_texts import generators
-
-    context = cfg.data.context
-    if context.startswith("file:"):
-        return
-    known = generators(cfg.data.dataset)
-    if context not in known:
-        raise StudyError(f"{where}: data.context '{context}' is not a context generator of {cfg.data.dataset} "
-                         f"(known: {', '.join(known)}, file:<path>); set it per dataset in dataset_overrides or "
-                         f"restrict the variant with datasets: [...]")

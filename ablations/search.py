@@ -1,8 +1,11 @@
-"""Search algorithms and schedulers of a study, built from its file."""
+"""Search algorithms and schedulers of a study, built from its file; the Optuna journal each search lives in."""
 from __future__ import annotations
 
+import json
 import os
+import time
 import warnings
+from pathlib import Path
 
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
@@ -56,12 +59,53 @@ def make_scheduler(spec: dict | None, max_epochs: int):
                          reduction_factor=float(spec.get("reduction_factor", 2)))
 
 
+class JournalError(RuntimeError):
+    """An Optuna journal that cannot be read back; the message names the file and the line."""
+
+
+def check_journal(journal_path: str) -> str | None:
+    """Makes the journal safe to open and append to; returns what was repaired, in words (None: nothing).
+
+    Optuna appends whole records, each ending in a newline, but a write cut short (a killed driver, a full disk)
+    leaves a torn last record. Optuna then skips it when reading and appends the next record onto it, which
+    makes a line that no later read gets past. A torn last record is set aside in a file beside the journal (moved,
+    not deleted), and the journal goes on from the record before. Any other line that is not a record is refused,
+    naming it, and nothing is changed."""
+    path = Path(journal_path)
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1  # after the last whole record
+    for number, line in enumerate(data[:end].splitlines(), 1):
+        try:
+            if not isinstance(json.loads(line), dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            raise JournalError(f"{path}:{number}: not an Optuna journal record ({e}); the search cannot go on from "
+                               f"this journal: move it away to start the search afresh (finished trials in MLflow "
+                               f"still count)") from None
+    torn = data[end:]
+    if not torn:
+        return None
+    aside = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    with open(aside, "xb") as f:  # the tail is kept before the journal is cut
+        f.write(torn)
+        f.flush()
+        os.fsync(f.fileno())
+    with open(path, "r+b") as f:
+        f.truncate(end)
+        os.fsync(f.fileno())
+    return (f"{path}: its last record was torn (an interrupted write: {len(torn)} bytes without an end); set aside "
+            f"in {aside}, the search goes on from the record before")
+
+
 def make_optuna(search: dict, metric: str, mode: str, journal_path: str, study_name: str):
     """Optuna TPE whose study lives in a journal file, so `optuna-dashboard <file>` opens it and resume keeps it."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    _repair(journal_path)
     sampler_name = search.get("sampler", "tpe")
     if sampler_name != "tpe":
         raise ValueError(f"search.sampler: unknown sampler {sampler_name!r} (known: tpe)")
@@ -89,6 +133,7 @@ def requeue_interrupted(journal_path: str, study_name: str) -> int:
 
     if not os.path.exists(journal_path):
         return 0
+    _repair(journal_path)
     storage = JournalStorage(JournalFileBackend(journal_path))
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
@@ -100,3 +145,9 @@ def requeue_interrupted(journal_path: str, study_name: str) -> int:
         optuna.trial.Trial(study, t._trial_id).set_user_attr("interrupted", True)
         study.tell(t.number, state=optuna.trial.TrialState.PRUNED)
     return len(stale)
+
+
+def _repair(journal_path: str) -> None:
+    note = check_journal(journal_path)
+    if note:
+        print(note, flush=True)

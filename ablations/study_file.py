@@ -17,7 +17,7 @@ from ablations.schema import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, 
                               check_components)
 from ablations.study_yaml import LineLoader, Reader, is_int, is_number
 from reports.contract import REPORT_KINDS
-from shapca.config import Config, ConfigError, format_value
+from shapca.config import MAX_SEED, Config, ConfigError, format_value
 from shapca.data.types import DATASETS
 
 
@@ -133,8 +133,8 @@ class _Parser(Reader):
 
     def seeds(self, data) -> list:
         value = data["seeds"]
-        if not isinstance(value, list) or not value or not all(is_int(s) and s >= 0 for s in value):
-            self.fail(self.at(data, "seeds"), f"must be a non-empty list of non-negative integers, got {value!r}")
+        if not isinstance(value, list) or not value or not all(is_int(s) and 0 <= s <= MAX_SEED for s in value):
+            self.fail(self.at(data, "seeds"), f"must be a non-empty list of integers 0 .. {MAX_SEED}, got {value!r}")
         if len(set(value)) != len(value):
             self.fail(self.at(data, "seeds"), f"lists a seed twice: {value}")
         return list(value)

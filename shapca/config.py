@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from shapca.shapley_choices import CLOSED_FORM_VALUES, ESTIMATORS, VALUES
 
 
 AMP_CHOICES = ("auto", "bf16", "none")  # train.amp; `auto` is resolved before a run's identity is taken
+MAX_SEED = 2 ** 32 - 1  # numpy seeds its generator with 0 .. 2**32 - 1 (shapca/trainer.py seed_everything)
 
 
 class ConfigError(ValueError):
@@ -32,6 +34,8 @@ class DataConfig:
     context_fallback: str = "error"  # error | empty: what a missing context does
     image: str = "none"  # none | features:<file> | encoder:<name> (then image_dir is needed)
     image_dir: str = ""
+    context_sha256: str = ""  # of a file:<path> context's content, set when the run is planned (shapca/inputs.py)
+    image_sha256: str = ""  # of a features:<file> image source's content, set when the run is planned
     mirror: str = ""  # local mirror of the upstream files; empty = env SHAPCA_DATA_MIRROR or download
     cache: str = ""  # download cache; empty = env SHAPCA_CACHE or ~/.cache/shapca
     limit_train: int = 0  # first N training examples (0 = all)
@@ -121,6 +125,9 @@ class Config:
             sub = getattr(self, section, None) if section in SECTIONS else None
             if sub is None or not name or name not in _field_types(type(sub)):
                 raise ConfigError(f"{where}: unknown config key '{key}' (known: {', '.join(known_keys())})")
+            if section == "data" and name in PINNED_FILES and f"data.{PINNED_FILES[name][1]}" not in flat:
+                # a content hash belongs to the path it was taken of: another path is pinned anew
+                setattr(self.data, PINNED_FILES[name][1], "")
             setattr(sub, name, _coerce(value, _field_types(type(sub))[name], f"{where}: {key}"))
         self.validate(where)
         return self
@@ -128,23 +135,6 @@ class Config:
     def override(self, assignments: list[str]) -> "Config":
         """Apply CLI overrides of the form `section.key=value` (value parsed as YAML)."""
         return self.update(parse_assignments(assignments), where="override")
-
-    def with_absolute_paths(self, base: Path | None = None) -> "Config":
-        """Resolve relative file paths against `base` (default: the working folder), so that trials running in
-        other folders or on other nodes read the same files."""
-        base = base or Path.cwd()
-        d = self.data
-
-        def absolute(p: str) -> str:
-            return str((base / p).resolve()) if p and not Path(p).is_absolute() and "://" not in p else p
-
-        for prefix in ("file:", "features:"):
-            if d.context.startswith(prefix):
-                d.context = prefix + absolute(d.context[len(prefix):])
-            if d.image.startswith(prefix):
-                d.image = prefix + absolute(d.image[len(prefix):])
-        d.image_dir, d.mirror, d.cache = absolute(d.image_dir), absolute(d.mirror), absolute(d.cache)
-        return self
 
     def copy(self) -> "Config":
         return Config.from_dict(self.to_dict())
@@ -171,6 +161,13 @@ class Config:
             raise ConfigError(f"{where}: data.image must be none, features:<file> or encoder:<name>, got {image!r}")
         if image.startswith("encoder:") and not self.data.image_dir:
             raise ConfigError(f"{where}: data.image={image} needs data.image_dir (the image folder)")
+        for name, (prefix, digest) in PINNED_FILES.items():
+            if flat[f"data.{digest}"] and not flat[f"data.{name}"].startswith(prefix):
+                raise ConfigError(f"{where}: data.{digest} is the content hash of a data.{name}={prefix}<path> file "
+                                  f"(set when it is planned); data.{name} is {flat[f'data.{name}']!r}")
+        if not 0 <= self.train.seed <= MAX_SEED:
+            raise ConfigError(f"{where}: train.seed must be between 0 and {MAX_SEED} (numpy's seeds), got "
+                              f"{self.train.seed}")
         if self.shapley.estimator == "closed_form" and self.shapley.value not in CLOSED_FORM_VALUES:
             raise ConfigError(f"{where}: shapley.estimator=closed_form exists only for shapley.value="
                               f"{' or '.join(CLOSED_FORM_VALUES)}")
@@ -186,11 +183,15 @@ class Config:
                 raise ConfigError(f"{where}: {key} must not be negative, got {flat[key]!r}")
 
     # ---- views --------------------------------------------------------------------------------------------
+    # read field by field: every value is a plain str, int, float or bool, so dataclasses.asdict's deep copies (most
+    # of a study's planning time, three times per trial) buy nothing
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {s: {name: getattr(sub, name) for name in _field_types(type(sub))}
+                for s in SECTIONS for sub in (getattr(self, s),)}
 
     def flat(self) -> dict:
-        return flatten(self.to_dict())
+        return {f"{s}.{name}": getattr(sub, name) for s in SECTIONS for sub in (getattr(self, s),)
+                for name in _field_types(type(sub))}
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -203,6 +204,9 @@ class Config:
                               "in (shapca.precision.resolve_amp)")
         flat = {k: v for k, v in self.flat().items() if k not in NON_IDENTITY and k not in exclude
                 and not (k in ADDED_SINCE and ADDED_SINCE[k] == v)}
+        for name, (prefix, digest) in PINNED_FILES.items():
+            if flat.get(f"data.{digest}"):  # a pinned file is known by its content: its path is the machine's
+                flat[f"data.{name}"] = prefix
         return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -211,11 +215,15 @@ SECTIONS = ("data", "model", "shapley", "align", "train")
 NON_IDENTITY = ("data.mirror", "data.cache", "train.device", "train.fail_at_epoch", "train.num_threads",
                 "train.eval_batch_size", "train.grad_share_every")
 
+# The user's own files a config may name (data.<key> = prefix + path) -> the key holding their content's sha256.
+# shapca/inputs.py pins them when a run is planned; Config.hash takes the content for the path.
+PINNED_FILES = {"context": ("file:", "context_sha256"), "image": ("features:", "image_sha256")}
+
 # A key added to the config after its first release, with the value that reproduces the behaviour from before it
 # existed. Left out of the hash at that value, so an upgrade does not orphan finished trials (docs/studies.md,
 # "Trial identity"); every other value of it changes the hash. A new key must be registered here (a test holds
 # the hashes of known configs fixed).
-ADDED_SINCE: dict[str, object] = {"train.length_bucket_pool": 0}
+ADDED_SINCE: dict[str, object] = {"train.length_bucket_pool": 0, "data.context_sha256": "", "data.image_sha256": ""}
 
 
 def parse_assignments(assignments: list[str]) -> dict:
@@ -280,13 +288,18 @@ def _coerce(value, typ, where: str):
             except ValueError:
                 pass
     elif typ is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None and math.isfinite(number):
+            return number
+        if number is not None:  # 1e999 is inf: a run would train on NaN and end "FINISHED" with F1 0
+            raise ConfigError(f"{where}: expected a finite float, got {value!r}")
     elif typ is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)

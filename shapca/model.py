@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -36,18 +37,31 @@ class EncoderUnavailable(RuntimeError):
     """The configured encoder cannot be loaded here; the message names the offline alternative."""
 
 
-def check_encoder(name: str) -> None:
+HUB_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?")  # a Hugging Face repo id, `name` or `owner/name`
+
+
+def check_encoder(name: str, hub: bool = True) -> None:
     """Fails at once, with what to do, when `model.encoder` cannot be loaded here (a hub name without hub access,
-    a wrong path), instead of deep inside a trial."""
+    a wrong path), instead of deep inside a trial. A local folder is checked without importing transformers, which
+    would add a second to every study's start; a hub name only with `hub` (the dry run leaves it to the run)."""
+    path = resolve_encoder(name)
+    folder = Path(path).expanduser()
+    if folder.is_dir() or not HUB_NAME.fullmatch(path):  # anything but a repo id can only be a local folder
+        config = folder / "config.json"
+        try:
+            # its config must name a model type, as AutoConfig requires
+            problem = None if "model_type" in json.loads(config.read_text()) else f"{config} names no model_type"
+        except FileNotFoundError:
+            problem = f"no model folder {folder}" if not folder.is_dir() else f"no {config}"
+        except (OSError, ValueError) as e:
+            problem = f"{config}: {e}"
+        if problem:
+            raise EncoderUnavailable(f"model.encoder={name}: {problem} (a local encoder is a folder with the "
+                                     f"model's config.json and weights, as save_pretrained writes it)")
+        return
+    if not hub:
+        return
     try:
-        path = resolve_encoder(name)
-        local = Path(path) / "config.json"
-        if local.is_file():
-            # a local folder (the offline package too) is checked without importing transformers, which would add
-            # a second to every study's start: its config must name a model type, as AutoConfig requires
-            if "model_type" not in json.loads(local.read_text()):
-                raise ValueError(f"{local} names no model_type")
-            return
         from transformers import AutoConfig
 
         AutoConfig.from_pretrained(path)

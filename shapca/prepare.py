@@ -17,6 +17,7 @@ from shapca.config import Config
 from shapca.data.context_texts import load_contexts
 from shapca.data.types import SPLITS, TASK_OF
 from shapca.features import Encoded, encode
+from shapca.inputs import verify
 from shapca.model import check_encoder, resolve_encoder
 
 TOKEN_CACHE_VERSION = 1
@@ -59,6 +60,7 @@ def label_sets(dataset: str, mirror=None, cache=None) -> tuple[list[str], list[s
 def prepare(cfg: Config, log=print) -> Prepared:
     from transformers import AutoTokenizer
 
+    verify(cfg)  # the user's own files are still what the run was planned with (their content is its identity)
     d = cfg.data
     mirror, cache = d.mirror or None, d.cache or None
     types, relations = label_sets(d.dataset, mirror, cache)

@@ -12,6 +12,7 @@ from pathlib import Path
 from shapca.config import Config, ConfigError
 from shapca.config_help import config_help
 from shapca.data.types import DATASETS
+from shapca.inputs import pin
 from shapca.progress import StepBar
 from shapca.trainer import fit
 
@@ -27,7 +28,7 @@ def build_config(args) -> Config:
             "train.epochs": args.epochs, "data.limit_train": args.limit_train, "data.limit_eval": args.limit_eval,
             "train.seed": args.seed, "model.encoder": args.encoder}
     cfg.update({k: v for k, v in flat.items() if v is not None}, where="command line")
-    return cfg.override(args.set).with_absolute_paths()
+    return pin(cfg.override(args.set))  # its files absolute and known by their content
 
 
 def main(argv=None) -> int:

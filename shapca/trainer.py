@@ -26,6 +26,15 @@ from shapca.prepare import Prepared, prepare
 from shapca.tasks import predict, score, task_loss
 
 
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite: every later step would train on it, and the run would end with F1 0
+    as if it had finished."""
+
+
+# steps between two reads of the non-finite check (a read waits for the accelerator; the check itself does not)
+FINITE_CHECK_EVERY = 50
+
+
 class Callback:
     """Hooks for the layer above. `checkpoint()` builds the full training state only when asked for (a copy;
     `checkpoint(copy_tensors=False)` for a caller that serialises it before returning)."""
@@ -206,6 +215,7 @@ class Trainer:
         pad = self.prep.tokenizer.pad_token_id
         order = self.batch_order(epoch)
         sums, n_steps, n_seen, busy, measured = {}, 0, 0, 0.0, []
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # the epoch's first non-finite step
         for s in range(0, len(order), self.per_rank):
             idx = order[s: s + self.per_rank]
             t0 = time.perf_counter()
@@ -219,15 +229,31 @@ class Trainer:
             # accelerator every step; the sums are read once per epoch
             for k, v in {"loss": loss, **terms}.items():
                 sums[k] = sums.get(k, 0.0) + v.detach().double()
+            # kept on the device as well, and read only every FINITE_CHECK_EVERY steps and at the end of the epoch
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), n_steps, first_bad)
             n_steps, n_seen = n_steps + 1, n_seen + len(idx)
+            if n_steps % FINITE_CHECK_EVERY == 0:
+                self._check_finite(first_bad, epoch, sums)
             if progress:
                 progress(n_steps, loss.detach())  # read only when the bar draws
         if progress and hasattr(progress, "close"):
             progress.close()
+        self._check_finite(first_bad, epoch, sums)
         rec = {f"loss_{k}" if k != "loss" else "train_loss": float(v) / max(1, n_steps) for k, v in sums.items()}
         rec.update(step_time_s=busy / max(1, n_steps), samples_per_s=n_seen * self.dist.world / max(busy, 1e-9))
         rec.update(gradient_shares(measured))
         return rec
+
+    def _check_finite(self, first_bad: torch.Tensor, epoch: int, sums: dict) -> None:
+        step = int(first_bad)
+        if step < 0:
+            return
+        bad = ", ".join(f"{k} {float(v)}" for k, v in sums.items() if not math.isfinite(float(v)))
+        t = self.cfg.train
+        raise NonFiniteLoss(f"the training loss is not finite from epoch {epoch + 1}, step {step + 1} of "
+                            f"{self.steps_per_epoch} (global step {epoch * self.steps_per_epoch + step + 1}; summed "
+                            f"over the epoch so far: {bad}); lower train.lr ({t.lr:g}) or train.head_lr "
+                            f"({t.head_lr:g}), or train in float32 (train.amp=none) if it trains in bf16")
 
     @torch.no_grad()
     def evaluate(self, split: str) -> tuple[dict, list[dict]]:

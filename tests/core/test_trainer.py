@@ -7,7 +7,8 @@ import torch
 from shapca.config import Config
 from shapca.features import collate
 from shapca.prepare import prepare
-from shapca.trainer import Callback, Trainer, fit
+from shapca import trainer as trainer_module
+from shapca.trainer import Callback, NonFiniteLoss, Trainer, fit
 
 QUIET = dict(log=lambda *a, **k: None)
 
@@ -153,3 +154,24 @@ def test_a_term_weighted_out_has_no_share(prep_joint):
     cfg = small(**{"align.context_text": 0.0, "train.grad_share_every": 1})
     epoch = Trainer(cfg, prep=prep_joint, **QUIET).fit().history[0]
     assert {k for k in epoch if k.startswith("grad_share_")} == {"grad_share_task"}
+
+
+def test_a_loss_that_becomes_nan_fails_the_run_naming_the_epoch_and_step(prep_joint, monkeypatch):
+    """Without the check the run went on with NaN weights and ended as if finished, with F1 0. The check is read
+    every FINITE_CHECK_EVERY steps (here 2), yet names the first bad step. The steps are stand-ins: the check is
+    the loop's, whatever made the loss NaN."""
+    monkeypatch.setattr(trainer_module, "FINITE_CHECK_EVERY", 2)
+    tr = Trainer(small(**{"train.batch_size": 4, "train.epochs": 2}), prep=prep_joint, **QUIET)  # 4 steps an epoch
+    steps = []
+
+    def step(batch, examples, global_step, measure=False):
+        steps.append(global_step)
+        loss = torch.tensor(float("nan") if global_step == 6 else 1.0)
+        return loss, {"task": loss}, None
+
+    tr.train_step = step
+    tr.evaluate = lambda split: ({"f1": 0.5, "precision": 0.5, "recall": 0.5}, [])
+    with pytest.raises(NonFiniteLoss, match=r"not finite from epoch 2, step 3 of 4 \(global step 7; .*loss nan"):
+        tr.fit()
+    assert len(tr.history) == 1  # the first epoch was kept; nothing of the second was reported
+    assert steps == list(range(8))  # the bad step was noticed at the next read, after the step that followed it

@@ -33,7 +33,9 @@ class RecordingOutbox:
         return True
 
 
-def test_each_trial_is_tagged_with_its_planned_identity_and_its_own_data_image(tmp_path):
+def test_each_trial_is_tagged_with_its_planned_identity_and_its_own_data_image(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the study's relative features file is
+    (tmp_path / "mnre_vit.npz").write_bytes(b"features")  # only its content's hash is read when planned
     path = tmp_path / "images.yaml"
     path.write_text(yaml.safe_dump(STUDY, sort_keys=False))
     options = Options(study=str(path), preset="smoke")
@@ -48,5 +50,6 @@ def test_each_trial_is_tagged_with_its_planned_identity_and_its_own_data_image(t
         tags = outbox.children[trial.trial_hash]
         assert (tags[VARIANT_TAG], tags[DATASET_TAG], tags[SEED_TAG]) == (trial.label, "mnre", "1")
         assert tags[CONFIG_HASH_TAG] == trial.config_hash
-        assert tags[IMAGES_TAG] == {"with images": "features:mnre_vit.npz", "without images": "none"}[trial.label]
+        images = {"with images": f"features:{tmp_path / 'mnre_vit.npz'}", "without images": "none"}
+        assert tags[IMAGES_TAG] == images[trial.label]  # the file the trial reads, made absolute when planned
         assert "data:\n" in outbox.texts[trial.trial_hash, CONFIG_ARTIFACT]

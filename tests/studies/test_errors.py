@@ -117,7 +117,8 @@ def test_valid_examples_load_and_plan(tmp_path):
     (edit(GRID, datasets=["twitter2016"]), ["datasets", "unknown dataset 'twitter2016'"]),
     (edit(GRID, datasets=["mnre", "mnre"]), ["datasets", "twice"]),
     (edit(GRID, datasets=[]), ["datasets", "non-empty"]),
-    (edit(GRID, seeds=[1, -2]), ["seeds", "non-negative"]),
+    (edit(GRID, seeds=[1, -2]), ["seeds", "integers 0 .. 4294967295"]),
+    (edit(GRID, seeds=[2 ** 32]), ["seeds", "integers 0 .. 4294967295"]),
     (edit(GRID, seeds=[1, 1]), ["seeds", "twice"]),
     (edit(GRID, metric="test_f1"), ["metric", "unknown metric 'test_f1'"]),
     (edit(GRID, mode="min"), ["mode", "must be 'max'"]),
@@ -128,6 +129,11 @@ def test_valid_examples_load_and_plan(tmp_path):
     (edit(GRID, base={"shapley.estimator": "exact", "train.batch_size": 32}), ["shapley.estimator=exact",
                                                                                 "train.batch_size 32 exceeds 16"]),
     (edit(GRID, base={"shapley.estimator": "closed_form", "shapley.value": "logsumexp"}), ["closed_form"]),
+    (edit(GRID, base={"train.lr": "1e999"}), ["base.train.lr", "expected a finite float, got '1e999'"]),
+    (edit(GRID, base={"align.context_text": float("nan")}), ["base.align.context_text", "expected a finite float"]),
+    (edit(GRID, variants=[{"name": "mine", "overrides": {"data.context": "file:/no/such.jsonl"}}]),
+     ["row 'mine'", "data.context=file:/no/such.jsonl: no such file /no/such.jsonl"]),
+    (edit(GRID, base={"model.encoder": "/no/such/dir"}), ["model.encoder=/no/such/dir", "no model folder"]),
 ])
 def test_bad_grid_study(tmp_path, data, fragments):
     refused(tmp_path, data, *fragments)
@@ -140,6 +146,7 @@ def test_bad_grid_study(tmp_path, data, fragments):
     ({"train.lr": {"uniform": [1.0e-4, 1.0e-4]}}, ["sweep.train.lr", "lo < hi"]),
     ({"train.lr": {"uniform": [1.0e-4]}}, ["sweep.train.lr", "[lo, hi]"]),
     ({"train.lr": {"uniform": ["low", 1.0]}}, ["sweep.train.lr", "numbers"]),
+    ({"train.lr": {"uniform": [1.0e-5, float("inf")]}}, ["sweep.train.lr=inf", "expected a finite float"]),
     ({"shapley.samples": {"uniform": [1, 64]}}, ["sweep.shapley.samples", "shapley.samples is int"]),
     ({"align.tau": {"int": [1, 4]}}, ["sweep.align.tau", "integer parameter"]),
     ({"shapley.samples": {"logint": [0, 64]}}, ["sweep.shapley.samples", "lo > 0"]),
@@ -161,6 +168,8 @@ def test_bad_optuna_distribution(tmp_path, sweep, fragments):
     (edit(OPTUNA, scheduler={"type": "asha", "grace_period": 0}), ["scheduler.grace_period", ">= 1"]),
     (edit(OPTUNA, variants=[{"name": "x", "overrides": {}}]), ["variants", "optuna search has none"]),
     (edit(OPTUNA, sweep=None, report={"kind": "main"}), ["search", "needs a sweep"]),
+    (edit(OPTUNA, sweep={"data.context": {"choice": ["blip2", "file:c.jsonl"]}},
+          report={"kind": "sweep", "params": ["data.context"]}), ["sweep.data.context", "cannot sample file:"]),
 ])
 def test_bad_optuna_study(tmp_path, data, fragments):
     refused(tmp_path, data, *fragments)
