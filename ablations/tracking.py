@@ -12,6 +12,7 @@ import platform
 import re
 import subprocess
 import time
+import uuid
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from reports.contract import (COMMIT_TAG, DATASET_TAG, ERROR_TAG, PRESET_TAG, RO
 
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
+# on a trial's run: the start of the study (its token) that last opened it; only that start ends the run
+DRIVER_TAG = "shapca.driver"
 
 DATASET_ABBREV = {"twitter2015": "t15", "twitter2017": "t17", "mnre": "mnre", "jmere": "jmere"}
 KEY_ALIAS = {"shapley.samples": "M", "align.tau": "tau", "model.fusion_gate": "gate"}
@@ -82,9 +85,11 @@ class StudyRuns:
         from mlflow.tracking import MlflowClient
 
         init_store(uri)
-        self.client, self.study, self.preset = MlflowClient(tracking_uri=uri), study, preset
+        self.client, self.study, self.preset, self.uri = MlflowClient(tracking_uri=uri), study, preset, uri
+        self.token = uuid.uuid4().hex  # this start of the study (ablations/lease.py)
         self.experiment_id = self._experiment_id()
         self._parent: str | None = None
+        self._opened = False
 
     def _experiment_id(self) -> str:
         exp = self.client.get_experiment_by_name(EXPERIMENT)
@@ -93,12 +98,18 @@ class StudyRuns:
         from mlflow.exceptions import MlflowException
 
         try:
-            return self.client.create_experiment(EXPERIMENT)
+            return self.client.create_experiment(EXPERIMENT, artifact_location=self._artifacts())
         except MlflowException:  # another study created it since we looked: use that one
             exp = self.client.get_experiment_by_name(EXPERIMENT)
             if exp is None:
                 raise
             return exp.experiment_id
+
+    def _artifacts(self) -> str | None:
+        """Beside an SQLite store (MLflow's default is the working folder of whoever created the experiment)."""
+        if self.uri.startswith("sqlite:///"):
+            return str(Path(self.uri[len("sqlite:///"):]).parent / "mlruns" / EXPERIMENT)
+        return None
 
     def _search(self, where: str, max_results: int = 5000):
         base = f"tags.{STUDY_TAG} = '{self.study}' and tags.{PRESET_TAG} = '{self.preset}'"
@@ -131,34 +142,51 @@ class StudyRuns:
         return found[0].info.run_id
 
     # ---- writes -------------------------------------------------------------------------------------------------
+    def parents(self) -> list:
+        """The study's parent runs (one, unless two first starts raced), newest first as the reports read them."""
+        return sorted(self._search(PARENTS), key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
+
+    def create_parent(self) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
+                                     tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: self.study, PRESET_TAG: self.preset})
+        return run.info.run_id
+
+    @property
+    def opened(self) -> bool:
+        """This start has opened the study's run (and so must end it)."""
+        return self._opened
+
+    def use_parent(self, run_id: str) -> None:
+        """The parent this start holds the lease of (ablations/lease.py)."""
+        self._parent = run_id
+
     def parent(self, tags: dict, study_file: Path | None = None) -> str:
-        if self._parent:
+        """Opens the study's run for this start: RUNNING, with this start's tags and study file."""
+        if self._opened:
             return self._parent
-        found = self._search(PARENTS)
-        if found:
-            self._parent = found[0].info.run_id
-            self.client.update_run(self._parent, status="RUNNING")
-            for k, v in tags.items():
-                self.client.set_tag(self._parent, k, v)
-        else:
-            run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
-                                         tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: self.study, PRESET_TAG: self.preset,
-                                               **tags})
-            self._parent = run.info.run_id
+        if not self._parent:
+            found = self.parents()
+            self._parent = found[0].info.run_id if found else self.create_parent()
+        self.client.update_run(self._parent, status="RUNNING")
+        for k, v in tags.items():
+            self.client.set_tag(self._parent, k, v)
         if study_file is not None:
             self.client.log_artifact(self._parent, str(study_file))
+        self._opened = True
         return self._parent
 
-    def close_parent(self) -> None:
-        """The study's run is FINISHED once its trials have run; a rerun opens it again."""
-        if self._parent:
-            self.client.set_terminated(self._parent, status="FINISHED")
+    def close_parent(self, status: str = "FINISHED") -> None:
+        """The study's run ends FINISHED once its trials have run (KILLED interrupted, FAILED stopped on an error);
+        a rerun opens it again."""
+        if self._opened:
+            self.client.set_terminated(self._parent, status=status)
 
     def child(self, trial_hash: str, tags: dict, params: dict) -> tuple[str, set[int]]:
         """The trial's run (reused if this trial ran before) and the epochs it has already logged."""
         found = self._search(f"{TRIALS} and tags.{TRIAL_HASH_TAG} = '{trial_hash}'")
         if found:
             run_id = found[0].info.run_id
+            self.client.set_tag(run_id, DRIVER_TAG, self.token)
             self.client.update_run(run_id, status="RUNNING")
             if ERROR_TAG in found[0].data.tags:
                 self.client.delete_tag(run_id, ERROR_TAG)
@@ -170,7 +198,7 @@ class StudyRuns:
         run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
                                      tags={MLFLOW_PARENT_RUN_ID: self._parent, ROLE_TAG: TRIAL_ROLE,
                                            STUDY_TAG: self.study, PRESET_TAG: self.preset, TRIAL_HASH_TAG: trial_hash,
-                                           **tags})
+                                           DRIVER_TAG: self.token, **tags})
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(run.info.run_id, params=items[i: i + 100])
@@ -185,7 +213,14 @@ class StudyRuns:
             self.client.log_batch(run_id, metrics=batch)
 
     def finish(self, run_id: str, status: str, error: str = "") -> None:
-        """Ends a run FINISHED, KILLED or FAILED (with the error's text)."""
+        """Ends a run FINISHED, KILLED or FAILED (with the error's text) if this start opened it last; KILLED only
+        while it runs: a start stopped never ends a run another start reopened, or one that ended."""
+        run = self.client.get_run(run_id)
+        if run.data.tags.get(DRIVER_TAG, self.token) != self.token or (status == "KILLED" and
+                                                                        run.info.status != "RUNNING"):
+            print(f"tracking: run {run_id} ({run.data.tags.get(VARIANT_TAG)}) was opened by another start of the "
+                  f"study since, or has ended; left {run.info.status}", flush=True)
+            return
         if status == "FAILED":
             self.client.set_tag(run_id, ERROR_TAG, error[:4000] or "unknown error")
         self.client.set_terminated(run_id, status=status)
