@@ -96,7 +96,9 @@ class MLflowTrials(Callback):
     def _fail(self, st: dict, text: str) -> None:
         """Ends the trial's run FAILED; its error tag starts with the line that says why (then the traceback)."""
         cause = error_summary(text, CAUSE_CHARS)
-        tag = cause if text.strip() == cause else f"{cause}\n\n{text[-(ERROR_TAG_CHARS - len(cause) - 2):]}"
+        room = ERROR_TAG_CHARS - len(cause) - 2
+        tail = text if len(text) <= room else text[-room:].split("\n", 1)[-1]  # from a whole line on
+        tag = cause if text.strip() == cause else f"{cause}\n\n{tail}"
         self.outbox.end(st["hash"], "FAILED", tag)
         self.failed += 1
         self.failures.append((st["name"], cause))

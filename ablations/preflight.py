@@ -43,9 +43,10 @@ def checkpoint_bytes(folder: Path) -> int:
     return max(sizes, default=0)
 
 
-def check_folder(folder: str, role: str, checkpoints: bool = False) -> None:
+def check_folder(folder: str, role: str, elsewhere: str, checkpoints: bool = False) -> None:
     """Makes the folder and writes, syncs and removes a probe file in it (a name of this writer's own). With
-    `checkpoints`, it must also have room for the largest checkpoint the study has written there before."""
+    `checkpoints`, it must also have room for the largest checkpoint the study has written there before.
+    `role` names the folder for the user ("--storage"), `elsewhere` says how to choose another."""
     if "://" in folder:  # s3:// or gs://: nothing to check here
         return
     path = Path(folder)
@@ -59,13 +60,34 @@ def check_folder(folder: str, role: str, checkpoints: bool = False) -> None:
     except OSError as e:
         why = {errno.ENOSPC: "no space left on the device", errno.EROFS: "a read-only file system",
                errno.EACCES: "permission denied", errno.EDQUOT: "disk quota exceeded"}.get(e.errno, e.strerror)
-        room = f" ({space_note(folder)})" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-        raise FolderError(f"{role} {folder} cannot be written: {why}{room}; free some space or give the study "
-                          f"another folder, then run the same command again") from None
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        room = f" ({space_note(folder)})" if full else ""
+        raise FolderError(f"{role} {folder} cannot be written: {why}{room}; {'free some space or ' if full else ''}"
+                          f"{elsewhere}, then run the same command again") from None
     finally:
-        probe.unlink(missing_ok=True)
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: there is no probe to remove
+            pass
     need = checkpoint_bytes(path) if checkpoints else 0
     if need and shutil.disk_usage(path).free < need:
-        raise FolderError(f"{role} {folder} has no room for a checkpoint of this study ({need / 2**20:.0f} MB, the "
-                          f"largest it wrote there; {_free(path)}); free some space or give the study another "
-                          f"--storage, then run the same command again: finished trials are kept")
+        raise FolderError(f"{role} {folder} has no room for a checkpoint of this study ({need / 2**20:.1f} MB, the "
+                          f"largest it wrote there; {_free(path)}); free some space or {elsewhere}, then run the same "
+                          f"command again: finished trials are kept")
+
+
+def check_folders(storage: str, uri: str) -> None:
+    """The study's --storage folder and, for an SQLite store, the store's folder; what is wrong with either is said
+    at once, both where both are (a read-only working folder holds both by default)."""
+    checks = [(storage, "--storage", "give the study another --storage", True)]
+    if uri.startswith("sqlite:///"):
+        checks.append((str(Path(uri[len("sqlite:///"):]).parent), "the tracking store's folder",
+                       "give the study another --tracking-uri (sqlite:///<abs path>.db)", False))
+    problems = []
+    for folder, role, elsewhere, checkpoints in checks:
+        try:
+            check_folder(folder, role, elsewhere, checkpoints)
+        except FolderError as e:
+            problems.append(str(e))
+    if problems:
+        raise FolderError("\n".join(problems))

@@ -31,7 +31,7 @@ from ablations.options import Options
 from ablations.outbox import Outbox
 from ablations.plan import make_plan
 from ablations.plan_record import plan_record
-from ablations.preflight import FolderError, check_folder
+from ablations.preflight import FolderError, check_folders
 from ablations.schema import StudyError
 from ablations.status import status
 from ablations.store import TrackingError, check_reachable, default_tracking_uri, store_errors, untouched
@@ -75,9 +75,7 @@ def _main(argv) -> int:
                 return _look(plan, options, None if untouched(uri) else StudyRuns(uri, study.name, plan.preset.name))
         for encoder in plan.encoders:  # before the store is opened: a run that cannot load its model writes nothing
             check_encoder(encoder)
-        check_folder(str(plan.folder(options)), "--storage", checkpoints=True)
-        if uri.startswith("sqlite:///"):
-            check_folder(str(Path(uri[len("sqlite:///"):]).parent), "the tracking store's folder")
+        check_folders(str(plan.folder(options)), uri)
         with store_errors(uri):
             runs = StudyRuns(uri, plan.study.name, plan.preset.name)
             resources = _priced(plan, options, runs)
