@@ -18,11 +18,22 @@ class Interrupts:
     def __init__(self):
         self.count = 0  # the signals this handler got (Tune's first one not counted)
         self.ending = False
+        self.previous = None  # the handlers found, for `restore`
 
     def install(self) -> Interrupts:
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+        handlers = signal.signal(signal.SIGINT, self._on_signal), signal.signal(signal.SIGTERM, self._on_term)
+        self.previous = self.previous or handlers
         return self
+
+    def restore(self) -> None:
+        """The handlers found before (a caller in the same process, e.g. a test, gets its own back)."""
+        if self.previous:
+            signal.signal(signal.SIGINT, self.previous[0])
+            signal.signal(signal.SIGTERM, self.previous[1])
+
+    @staticmethod
+    def _on_term(signum, frame) -> None:
+        signal.raise_signal(signal.SIGINT)  # to whichever SIGINT handler is in place: Tune's inside a Tuner run
 
     @property
     def hurry(self) -> bool:

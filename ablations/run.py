@@ -133,7 +133,7 @@ def _run(plan, options, uri, runs, lease, resources, started) -> int:
     """The study, once this start holds it: every way out (the end, failures, Ctrl-C, an error) ends its runs."""
     interrupts = Interrupts().install()
     study, preset, report = plan.study.name, plan.preset.name, plan.study.report
-    outcome, outbox, crash = Outcome(), None, None
+    outcome, outbox, crash, ours = Outcome(), None, None, False
     t0 = time.time()
     try:
         with store_errors(uri):
@@ -148,6 +148,9 @@ def _run(plan, options, uri, runs, lease, resources, started) -> int:
             print("error: writes kept by the last run of this study could not be sent to the tracking store",
                   file=sys.stderr)
             return REFUSED
+        import ray
+
+        ours = not ray.is_initialized()  # a Ray this run starts (or connects to) is shut down by it, at its end
         connect_ray(options.address)
         interrupts.install()  # ray.init sets its own SIGTERM handler (exit at once): the study's comes back
         t0 = time.time()
@@ -160,6 +163,11 @@ def _run(plan, options, uri, runs, lease, resources, started) -> int:
         outcome.error, crash = error_summary(traceback.format_exc(), 300), e
     interrupts.ending = True
     code = _end(plan, options, uri, runs, lease, outbox, outcome, interrupts, time.time() - t0, started)
+    if ours:  # here, not at exit: a Ctrl-C now is still the study's, said and not raised
+        import ray
+
+        ray.shutdown()
+    interrupts.restore()
     if crash is not None:
         raise crash
     return code
