@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ablations.reaper import process_start
+
 LEASE_PARAM, BEAT_TAG = "shapca.lease", "shapca.lease"  # a parameter per claim (.<n>), one tag for the beat
 TTL_ENV = "SHAPCA_LEASE_TTL_S"
 HOST = socket.gethostname()
@@ -47,12 +49,6 @@ BOOT = _read("/proc/sys/kernel/random/boot_id")  # a reboot frees every lease it
 
 def ttl_s() -> float:
     return float(os.environ.get(TTL_ENV, "120"))
-
-
-def process_start(pid: int) -> str:
-    """When the process started, in clock ticks since boot (Linux); "" where unknown."""
-    stat = _read(f"/proc/{pid}/stat")
-    return stat.rsplit(")", 1)[-1].split()[19] if stat else ""
 
 
 def process_alive(pid: int, start: str) -> bool:
