@@ -9,14 +9,18 @@ from pathlib import Path
 from ray.tune import Callback
 
 from ablations.outbox import Outbox
-from ablations.tracking import code_version
-from reports.contract import (COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG, GRADIENT_PREFIXES,
-                              IMAGES_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG,
-                              VARIANT_TAG)
+from ablations.tracking import code_version, run_name
+from reports.contract import (CHECKPOINT_SET_ASIDE_TAG, COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG,
+                              GRADIENT_PREFIXES, IMAGES_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG,
+                              STOPPED_EARLY_TAG, VARIANT_TAG)
+from reports.failure import error_summary
 from reports.predictions_view import predictions_html
 from trainables.checkpoints import read_text
-from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
+from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY, SET_ASIDE_KEY
 from trainables.payload import trial_of
+
+ERROR_TAG_CHARS = 4000  # what MLflow keeps of a tag, with room to spare
+CAUSE_CHARS = 300  # the first line of a failure's cause, as the progress line, the summary and the tag show it
 
 
 class MLflowTrials(Callback):
@@ -31,6 +35,7 @@ class MLflowTrials(Callback):
         self.open: dict[str, dict] = {}  # Tune trial id -> {hash, step times, last result, epochs}
         self.unlinked: dict[str, str] = {}  # Tune trial id -> hash, until the search is told its run id
         self.finished = self.failed = 0
+        self.failures: list[tuple[str, str]] = []  # (the trial's run name, the first line of its error)
         self.trial_seconds = 0.0  # summed wall time of the trials this run ended (the estimate's overhead needs it)
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -43,7 +48,7 @@ class MLflowTrials(Callback):
         self.outbox.child(h, tags, cfg.flat())
         self.outbox.text(h, cfg.to_yaml(), CONFIG_ARTIFACT)
         self.open[trial.trial_id] = {"hash": h, "step_times": {}, "gradients": {}, "last": None,
-                                     "epochs": cfg.train.epochs, "started": time.time(),
+                                     "epochs": cfg.train.epochs, "started": time.time(), "name": run_name(tags),
                                      "title": f"{started.label} · {cfg.data.dataset} · seed {cfg.train.seed}"}
         if self.search is not None:
             self.unlinked[trial.trial_id] = h
@@ -55,6 +60,8 @@ class MLflowTrials(Callback):
             return
         epoch = int(result["epoch"])
         st["last"] = result
+        if result.get(SET_ASIDE_KEY):
+            self.outbox.tag(st["hash"], CHECKPOINT_SET_ASIDE_TAG, str(result[SET_ASIDE_KEY]))
         st["step_times"][epoch] = (result.get("step_time_s", 0.0), result.get("samples_per_s", 0.0))
         st["gradients"][epoch] = {k: v for k, v in result.items() if k.startswith(GRADIENT_PREFIXES)}
         keys = ["train_loss", "dev_f1", "dev_precision", "dev_recall", "test_f1", "test_precision", "test_recall",
@@ -70,9 +77,7 @@ class MLflowTrials(Callback):
             return
         last = st["last"] or trial.last_result or {}
         if "best_dev_f1" not in last:
-            self.outbox.end(st["hash"], "FAILED", "the trial ended without reporting an epoch")
-            self.failed += 1
-            return self._send()
+            return self._fail(st, "the trial ended without reporting an epoch")
         final = {k: last[f"best_{k}"] for k in BEST_KEYS}
         final["best_epoch"] = last["best_epoch"]
         if st["step_times"]:
@@ -95,9 +100,18 @@ class MLflowTrials(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         st = self._close(trial.trial_id)
         if st is not None:
-            self.outbox.end(st["hash"], "FAILED", _error_text(trial))
-            self.failed += 1
-            self._send()
+            self._fail(st, error_text(trial))
+
+    def _fail(self, st: dict, text: str) -> None:
+        """Ends the trial's run FAILED; its error tag starts with the line that says why (then the traceback)."""
+        cause = error_summary(text, CAUSE_CHARS)
+        room = ERROR_TAG_CHARS - len(cause) - 2
+        tail = text if len(text) <= room else text[-room:].split("\n", 1)[-1]  # from a whole line on
+        tag = cause if text.strip() == cause else f"{cause}\n\n{tail}"
+        self.outbox.end(st["hash"], "FAILED", tag)
+        self.failed += 1
+        self.failures.append((st["name"], cause))
+        self._send()
 
     def on_step_end(self, iteration, trials, **info):
         self._send()  # retries kept writes while the store was away (the outbox paces itself)
@@ -132,13 +146,14 @@ def _mean_over_epochs(per_epoch: dict[int, dict]) -> dict:
     return {k: statistics.mean(v[k] for v in per_epoch.values() if k in v) for k in sorted(keys)}
 
 
-def _error_text(trial) -> str:
+def error_text(trial) -> str:
+    """What Tune kept of a failed trial's error (its error file: one traceback per attempt)."""
     path = getattr(trial, "error_file", None) or ""
     try:
-        text = Path(path).read_text() if path else ""
+        text = Path(path).read_text(errors="replace") if path else ""
     except OSError:
         text = ""
-    return (text or str(getattr(trial, "error_msg", "") or "trial failed")).strip()[-4000:]
+    return text.strip() or f"the trial failed; Tune could not keep its error{f' in {path}' if path else ''}"
 
 
 def _label(trial) -> str:
@@ -168,6 +183,9 @@ class Progress(Callback):
         value = result.get(self.metric)
         if value is not None and (self.best is None or value > self.best[0]):
             self.best = (value, _label(trial))
+        if result.get(SET_ASIDE_KEY):
+            self._line(f"{_label(trial)}: its checkpoint could not be read; set aside as {result[SET_ASIDE_KEY]}, "
+                       "the trial started again from scratch")
         if "epoch" in result:
             self._line(f"epoch {result['epoch']} {_label(trial)}: dev F1 "
                        f"{100 * result.get('dev_f1', 0):.2f}")
@@ -178,7 +196,7 @@ class Progress(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.failed += 1
-        self._line(f"FAILED {_label(trial)}: see its MLflow run")
+        self._line(f"FAILED {_label(trial)}: {error_summary(error_text(trial), CAUSE_CHARS)}")
 
 
 class Waiting(Callback):

@@ -8,9 +8,14 @@ counts what the runs came to.
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import traceback
+from collections import Counter
 
 from ablations.plan import GridUnit, Plan, SearchUnit
+from ablations.preflight import space_note
+from reports.failure import error_summary
 from trainables.payload import KEY as PAYLOAD_KEY
 from trainables.payload import TrialPayload
 
@@ -28,15 +33,28 @@ class Outcome:
 
     def __init__(self):
         self.planned = self.finished = self.failed = self.killed = 0
+        self.failures: list[tuple[str, str]] = []  # (trial, the first line of its error)
         self.trial_seconds = 0.0  # summed wall time of the trials run
         self.concurrency = 1  # the most trials run at once by any of its searches
+        self.stopped = False  # by the user: Ctrl-C or SIGTERM
+        self.error: str | None = None  # why the study stopped before its end, when not by the user
+        self.notes: list[str] = []  # what went wrong beside the trials without stopping them
 
     def add(self, planned: int, trials) -> None:  # trials: ablations.callbacks.MLflowTrials
         self.planned += planned
         self.finished += trials.finished
         self.failed += trials.failed
+        self.failures += trials.failures
         self.killed += trials.close_unfinished()
         self.trial_seconds += trials.trial_seconds
+
+    def tune_failed(self, message: str) -> None:
+        """Tune itself raised: the study stopped there, unless every trial had ended (then Tune failed only on its
+        own records, and the trials' runs hold every result)."""
+        if self.unfinished:
+            self.error = self.error or message
+        else:
+            self.notes.append(f"Tune failed after the last trial ended ({message}); every result is in MLflow")
 
     @property
     def unfinished(self) -> int:
@@ -44,7 +62,12 @@ class Outcome:
 
     @property
     def interrupted(self) -> bool:
-        return self.unfinished > 0
+        return self.stopped or (self.unfinished > 0 and self.error is None)
+
+    @property
+    def ended(self) -> bool:
+        """The study ran to its end: every trial it started finished or failed."""
+        return not self.interrupted and self.error is None
 
     def overhead_s(self, wall_s: float) -> float | None:
         """What the study cost beyond its trials run `concurrency` at a time (Ray's start, the first trial
@@ -55,6 +78,18 @@ class Outcome:
         return (f"{self.finished} finished, {self.failed} failed, {self.unfinished} unfinished "
                 f"({self.killed} stopped while running) of {self.planned}")
 
+    def failure_lines(self, most: int = 5) -> list[str]:
+        """The failures grouped by their first line, most frequent first, with the trials they hit."""
+        by_cause = Counter(cause for _, cause in self.failures)
+        lines = []
+        for cause, n in by_cause.most_common(most):
+            names = [name for name, c in self.failures if c == cause]
+            shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
+            lines.append(f"  {n} failed ({shown}): {cause}")
+        if len(by_cause) > most:
+            lines.append(f"  ... and {len(by_cause) - most} other causes (each trial's MLflow run has its error tag)")
+        return lines
+
 
 def launch(plan: Plan, options, outbox, outcome: Outcome) -> None:
     """Runs what is left of each unit of the plan, one Tuner run after another, until one is interrupted."""
@@ -63,7 +98,7 @@ def launch(plan: Plan, options, outbox, outcome: Outcome) -> None:
         searcher = SEARCHERS[type(unit)](plan, unit, todo, options)
         if searcher:
             _tune(plan, unit, todo, options, outbox, outcome, *searcher)
-        if outcome.interrupted:
+        if not outcome.ended:
             return
 
 
@@ -128,19 +163,36 @@ def _tune(plan: Plan, unit, todo: list, options, outbox, outcome: Outcome, paylo
     # Ray's own tables and TensorBoard hint stay out of the study's output unless asked: the progress lines say it
     os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if options.ray_output else "0"
     scheduler = make_scheduler(plan.study.scheduler, max(t.config.train.epochs for t in todo))
-    tuner = tune.Tuner(
-        tune.with_resources(run_trial, payload.resources()), param_space=param_space,
-        tune_config=tune.TuneConfig(metric=metric, mode=plan.study.mode, search_alg=search_alg, scheduler=scheduler,
-                                    num_samples=num_samples, max_concurrent_trials=at_once,
-                                    # in-process trials keep their process (imports, data, weights) for the next
-                                    reuse_actors=payload.in_process),
-        run_config=tune.RunConfig(
-            name=f"{unit.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=payload.storage,
-            callbacks=[trials, Progress(total, metric), Waiting()], verbose=1 if options.ray_output else 0,
-            # in process, Tune restarts a failed trial (from its checkpoint); data parallel, Ray Train does
-            failure_config=tune.FailureConfig(max_failures=payload.max_failures if payload.in_process else 0)),
-    )
+    name = f"{unit.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    failed = None
     try:
+        tuner = tune.Tuner(
+            tune.with_resources(run_trial, payload.resources()), param_space=param_space,
+            tune_config=tune.TuneConfig(metric=metric, mode=plan.study.mode, search_alg=search_alg,
+                                        scheduler=scheduler, num_samples=num_samples, max_concurrent_trials=at_once,
+                                        # in-process trials keep their process (imports, data, weights) for the next
+                                        reuse_actors=payload.in_process),
+            run_config=tune.RunConfig(
+                name=name, storage_path=payload.storage,
+                callbacks=[trials, Progress(total, metric), Waiting()], verbose=1 if options.ray_output else 0,
+                # in process, Tune restarts a failed trial (from its checkpoint); data parallel, Ray Train does
+                failure_config=tune.FailureConfig(max_failures=payload.max_failures if payload.in_process else 0)),
+        )
         tuner.fit()
+    except Exception:  # noqa: BLE001 - Tune's own writes and reads (a full disk, a file it wrote half): said below
+        failed = error_summary(traceback.format_exc(), 300)
     finally:
         outcome.add(total, trials)
+    full = [cause for cause in [failed, *(c for _, c in trials.failures)] if cause and _no_space(cause)]
+    if full and "://" not in payload.storage:
+        # Tune's records of this run (its state, each trial's error file) were written on a full disk, some of them
+        # in part; the study never reads them back (trials resume from their own checkpoints, results are in MLflow)
+        shutil.rmtree(f"{payload.storage}/{name}", ignore_errors=True)
+        outcome.notes.append(f"the disk is full ({space_note(payload.storage)}); Tune's records of this run, "
+                             f"written there in part, were removed ({payload.storage}/{name})")
+    if failed:
+        outcome.tune_failed(failed + (f" ({space_note(payload.storage)})" if _no_space(failed) else ""))
+
+
+def _no_space(text: str) -> bool:
+    return "no space left" in text.lower() or "errno 28" in text.lower()

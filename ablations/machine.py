@@ -34,6 +34,9 @@ def connect_ray(address: str | None):
         # workers. address="local" never joins a stray cluster.
         ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", logging_level="warning",
                  log_to_driver=False, runtime_env=runtime_env)
+        from ablations.reaper import watch_agents
+
+        watch_agents()  # a driver killed outright would leave two of Ray's agents for a minute (ablations/reaper.py)
 
 
 def machine_resources(address: str | None) -> dict:

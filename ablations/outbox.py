@@ -10,6 +10,8 @@ first by the next run of it.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 from collections import deque
 from pathlib import Path
@@ -99,16 +101,20 @@ class Outbox:
         elif kind == "end":
             self.runs.finish(run_id, item[2], item[3])
 
-    def close(self, wait_s: float) -> int:
-        """At the end of a study: keeps trying for up to `wait_s`, then saves what is left beside the study.
-        Returns how many writes were saved (0: all sent)."""
+    def close(self, wait_s: float, hurry=lambda: False) -> int:
+        """At the end of a study: keeps trying for up to `wait_s` (less once `hurry()` says so: a second Ctrl-C),
+        then saves what is left beside the study. Returns how many writes were saved (0: all sent)."""
         deadline = time.time() + wait_s
-        while not self.flush() and time.time() < deadline:
-            time.sleep(max(0.0, min(self.next_try, deadline) - time.time()))
+        while not self.flush() and time.time() < deadline and not hurry():
+            time.sleep(max(0.0, min(self.next_try, deadline, time.time() + 1.0) - time.time()))
         if not self.queue:
             self.spill.unlink(missing_ok=True)
             return 0
-        tmp = self.spill.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(item) + "\n" for item in self.queue))
-        tmp.replace(self.spill)
+        tmp = self.spill.with_name(f"{self.spill.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")  # this writer's
+        try:
+            tmp.write_text("".join(json.dumps(item) + "\n" for item in self.queue))
+            tmp.replace(self.spill)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # never half a file beside the study
+            raise
         return len(self.queue)

@@ -15,13 +15,14 @@ from reports.contract import DATASET_TAG, SEED_TAG, VARIANT_TAG
 STATES = ("FINISHED", "RUNNING", "FAILED", "KILLED")
 
 
-def status(plan: Plan, kids: list) -> str:
+def status(plan: Plan, kids: list, running: str | None = None) -> str:
     """Counts by state against the plan, best so far, and an ETA from finished trials' times; `kids`: the study's
-    trial runs (StudyRuns.trial_runs)."""
+    trial runs (StudyRuns.trial_runs); `running`: the start that runs the study now, if any (ablations/lease.py)."""
     counts = {s: sum(k.info.status == s for k in kids) for s in STATES}
     pending = max(0, plan.size - counts["FINISHED"] - counts["RUNNING"])
     lines = [f"study      {plan.study.name} ({plan.preset.name}): {plan.size} planned | " +
              " | ".join(f"{counts[s]} {s.lower()}" for s in STATES) + f" | {pending} pending"]
+    lines.append(f"started    {running}" if running else "started    no start of the study runs now")
     done = [k for k in kids if k.info.status == "FINISHED" and "dev_f1" in k.data.metrics]
     if done:
         best = max(done, key=lambda k: k.data.metrics["dev_f1"])

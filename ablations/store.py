@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from contextlib import contextmanager
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -68,6 +69,29 @@ def _redacted(uri: str) -> str:
     if parts.password is None:
         return uri
     return uri.replace(f":{parts.password}@", ":***@", 1)
+
+
+@contextmanager
+def store_errors(uri: str):
+    """What opening a study's runs can meet in the store, said in one line with the store and the cause, never as
+    a traceback: an SQLite file another process holds locked, a folder that cannot be written, MLflow's refusals."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except TrackingError:
+        raise
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy, MLflow and the OS each report these in their own types
+        text = str(e)
+        if "database is locked" in text:
+            raise TrackingError(f"MLflow store {_redacted(uri)} is locked by another process (it holds a write on "
+                                "the SQLite file: an open sqlite3 shell, a process stopped mid-write); end it and "
+                                "run the same command again") from None
+        if isinstance(e, OSError):
+            raise TrackingError(f"MLflow store {_redacted(uri)}: {e.filename or ''}: {e.strerror}") from None
+        if isinstance(e, MlflowException) or type(e).__module__.startswith("sqlalchemy"):
+            raise TrackingError(f"MLflow store {_redacted(uri)}: {text.strip().splitlines()[0][:300]}") from None
+        raise
 
 
 _READY: set[str] = set()  # stores this process has created or migrated already

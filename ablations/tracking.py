@@ -12,6 +12,7 @@ import platform
 import re
 import subprocess
 import time
+import uuid
 from importlib import metadata
 from pathlib import Path
 
@@ -27,6 +28,8 @@ EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 NOTE_TAG = "mlflow.note.content"  # an experiment's or run's description, as MLflow's UI shows it
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
+# on a trial's run: the start of the study (its token) that last opened it; only that start ends the run
+DRIVER_TAG = "shapca.driver"
 
 DATASET_ABBREV = {"twitter2015": "t15", "twitter2017": "t17", "mnre": "mnre", "jmere": "jmere"}
 KEY_ALIAS = {"shapley.samples": "M", "align.tau": "tau", "model.fusion_gate": "gate"}
@@ -105,9 +108,11 @@ class StudyRuns:
         from mlflow.tracking import MlflowClient
 
         init_store(uri)
-        self.client, self.study, self.preset = MlflowClient(tracking_uri=uri), study, preset
+        self.client, self.study, self.preset, self.uri = MlflowClient(tracking_uri=uri), study, preset, uri
+        self.token = uuid.uuid4().hex  # this start of the study (ablations/lease.py)
         self.experiment_id = self._experiment_id(description)
         self._parent: str | None = None
+        self._opened = False
 
     def _experiment_id(self, description: str) -> str:
         """The study's own experiment (made on first use, with the study's description); the shared one of earlier
@@ -122,7 +127,8 @@ class StudyRuns:
             from mlflow.exceptions import MlflowException
 
             try:
-                exp_id = self.client.create_experiment(name, tags={EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]})
+                exp_id = self.client.create_experiment(name, artifact_location=self._artifacts(name),
+                                                        tags={EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]})
             except MlflowException:  # another run of the study created it since we looked: use that one
                 exp = self.client.get_experiment_by_name(name)
                 if exp is None:
@@ -134,6 +140,12 @@ class StudyRuns:
             self.client.set_experiment_tag(exp_id, NOTE_TAG, f"Study `{self.study}`: {description}. One parent run "
                                            f"per preset, one run per table row under it, one per trial under that.")
         return exp_id
+
+    def _artifacts(self, experiment: str) -> str | None:
+        """Beside an SQLite store (MLflow's default is the working folder of whoever created the experiment)."""
+        if self.uri.startswith("sqlite:///"):
+            return str(Path(self.uri[len("sqlite:///"):]).parent / "mlruns" / experiment)
+        return None
 
     def _search(self, where: str, max_results: int = 5000):
         base = f"tags.{STUDY_TAG} = '{self.study}' and tags.{PRESET_TAG} = '{self.preset}'"
@@ -170,38 +182,55 @@ class StudyRuns:
         return found[0].info.run_id
 
     # ---- writes -------------------------------------------------------------------------------------------------
+    def parents(self) -> list:
+        """The study's parent runs (one, unless two first starts raced), newest first as the reports read them."""
+        return sorted(self._search(PARENTS), key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
+
+    def create_parent(self) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
+                                     tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: self.study, PRESET_TAG: self.preset})
+        return run.info.run_id
+
+    @property
+    def opened(self) -> bool:
+        """This start has opened the study's run (and so must end it)."""
+        return self._opened
+
+    def use_parent(self, run_id: str) -> None:
+        """The parent this start holds the lease of (ablations/lease.py)."""
+        self._parent = run_id
+
     def parent(self, tags: dict, study_file: Path | None = None) -> str:
-        """The study's parent run, made on the first run of the study and reopened by every later one. What each run
-        of the command adds accumulates (ACCUMULATED: its seeds, datasets and command join the earlier ones), so
-        the tables' captions and the results page speak of every run, not of the last."""
-        if self._parent:
+        """Opens the study's run for this start: RUNNING, with this start's tags and study file. What each start
+        adds accumulates (ACCUMULATED: its seeds, datasets and command join the earlier ones), so the tables'
+        captions and the results page speak of every start, not of the last."""
+        if self._opened:
             return self._parent
-        found = self._search(PARENTS)
-        if found:
-            self._parent = found[0].info.run_id
-            self.client.update_run(self._parent, status="RUNNING")
-            for k, v in tags.items():
-                merge = ACCUMULATED.get(k)
-                self.client.set_tag(self._parent, k, merge(found[0].data.tags.get(k, ""), v) if merge else v)
-        else:
-            run = self.client.create_run(self.experiment_id, run_name=f"{self.study} ({self.preset})",
-                                         tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: self.study, PRESET_TAG: self.preset,
-                                               **tags})
-            self._parent = run.info.run_id
+        if not self._parent:
+            found = self.parents()
+            self._parent = found[0].info.run_id if found else self.create_parent()
+        self.client.update_run(self._parent, status="RUNNING")
+        before = self.client.get_run(self._parent).data.tags
+        for k, v in tags.items():
+            merge = ACCUMULATED.get(k)
+            self.client.set_tag(self._parent, k, merge(before.get(k, ""), v) if merge else v)
         if study_file is not None:
             self.client.log_artifact(self._parent, str(study_file))
+        self._opened = True
         return self._parent
 
-    def close_parent(self) -> None:
-        """The study's run is FINISHED once its trials have run; a rerun opens it again."""
-        if self._parent:
-            self.client.set_terminated(self._parent, status="FINISHED")
+    def close_parent(self, status: str = "FINISHED") -> None:
+        """The study's run ends FINISHED once its trials have run (KILLED interrupted, FAILED stopped on an error);
+        a rerun opens it again."""
+        if self._opened:
+            self.client.set_terminated(self._parent, status=status)
 
     def child(self, trial_hash: str, tags: dict, params: dict) -> tuple[str, set[int]]:
         """The trial's run (reused if this trial ran before) and the epochs it has already logged."""
         found = self._search(f"{TRIALS} and tags.{TRIAL_HASH_TAG} = '{trial_hash}'")
         if found:
             run_id = found[0].info.run_id
+            self.client.set_tag(run_id, DRIVER_TAG, self.token)
             self.client.update_run(run_id, status="RUNNING")
             if ERROR_TAG in found[0].data.tags:
                 self.client.delete_tag(run_id, ERROR_TAG)
@@ -213,7 +242,7 @@ class StudyRuns:
         run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
                                      tags={MLFLOW_PARENT_RUN_ID: self._parent, ROLE_TAG: TRIAL_ROLE,
                                            STUDY_TAG: self.study, PRESET_TAG: self.preset, TRIAL_HASH_TAG: trial_hash,
-                                           **tags})
+                                           DRIVER_TAG: self.token, **tags})
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(run.info.run_id, params=items[i: i + 100])
@@ -228,7 +257,14 @@ class StudyRuns:
             self.client.log_batch(run_id, metrics=batch)
 
     def finish(self, run_id: str, status: str, error: str = "") -> None:
-        """Ends a run FINISHED, KILLED or FAILED (with the error's text)."""
+        """Ends a run FINISHED, KILLED or FAILED (with the error's text) if this start opened it last; KILLED only
+        while it runs: a start stopped never ends a run another start reopened, or one that ended."""
+        run = self.client.get_run(run_id)
+        if run.data.tags.get(DRIVER_TAG, self.token) != self.token or (status == "KILLED" and
+                                                                        run.info.status != "RUNNING"):
+            print(f"tracking: run {run_id} ({run.data.tags.get(VARIANT_TAG)}) was opened by another start of the "
+                  f"study since, or has ended; left {run.info.status}", flush=True)
+            return
         if status == "FAILED":
             self.client.set_tag(run_id, ERROR_TAG, error[:4000] or "unknown error")
         self.client.set_terminated(run_id, status=status)

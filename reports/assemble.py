@@ -9,7 +9,8 @@ from collections import Counter
 from reports.contract import (COMMAND_TAG, DATASETS_TAG, MACHINE_TAG, PLAN_ARTIFACT, PRESET_TAG, REPORT_KIND_TAG,
                               REPORT_KINDS, REPORT_PARAMS_TAG, SEEDS_TAG, STUDY_TAG)
 from reports.records import ParentRecord, ReportError, StudyData, StudyInfo, StudySource
-from reports.selection import error_summary, select_trials
+from reports.failure import error_summary
+from reports.selection import select_trials
 
 HISTORY_KEYS = ("epoch_train_loss", "epoch_dev_f1")  # the per-epoch metrics the figures draw
 

@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import gzip
 import json
+import os
 import shlex
 import sys
 import zlib
@@ -78,7 +79,7 @@ def _lines(source: StudySource):
 def write_export(source: StudySource, path: Path) -> Path:
     """Write the study's records to path, whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.tmp")
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # this writer's own
     with open(staged, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         for line in _lines(source):
             gz.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))

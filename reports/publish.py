@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -124,7 +125,7 @@ def publish(page: Path, text: str, study: str, preset: str) -> None:
         new = head + text + rest.split(end, 1)[1].lstrip("\n")
     else:
         new = old.rstrip("\n") + "\n\n" + text
-    staged = page.with_name(f".{page.name}.tmp")
+    staged = page.with_name(f".{page.name}.{os.getpid()}.tmp")  # this writer's own
     staged.write_text(new, encoding="utf-8")
     staged.replace(page)
 

@@ -10,9 +10,9 @@ Decisions (stated in every table's notes when they apply):
 """
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 
+from reports.failure import error_summary
 from reports.records import SCORES, ReportError, Trial
 
 
@@ -80,20 +80,6 @@ def select_trials(trials: list[Trial]) -> tuple[list[Trial], list[Trial], list[s
                     key=lambda t: (t.variant, t.dataset, -1 if t.seed is None else t.seed, t.run_id))
     counted.sort(key=lambda t: (t.variant, t.dataset, t.seed))
     return counted, failed, notes
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def error_summary(error: str | None, limit: int = 160) -> str:
-    """The line that says what went wrong: for a traceback, its last line (the exception), without colour codes."""
-    if not error:
-        return "no error tag"
-    lines = [line.rstrip() for line in _ANSI.sub("", error).splitlines() if line.strip()]
-    # Frames are indented; "Traceback ..." and Ray's "Failure # 1 ..." are headers. The exception line is neither.
-    plain = [line for line in lines if not line.startswith((" ", "\t", "Traceback", "Failure #"))]
-    text = " ".join((plain[-1] if plain else " ".join(lines)).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def failed_notes(failed: list[Trial]) -> list[str]:

@@ -46,7 +46,9 @@ def _no_space(error: OSError) -> bool:
     return error.errno == errno.ENOSPC or "No space left" in str(error)
 
 
-def _write(fs, path: str, data: bytes) -> None:
+def _write(fs, path: str, data: bytes, need: int) -> None:
+    """Writes one file of a checkpoint whole or not at all; `need`: the bytes of the whole checkpoint, for the
+    message when the disk is full (the file that fails may be its smallest)."""
     tmp = f"{path}.{os.getpid()}-{secrets.token_hex(4)}.tmp"  # this writer's own
     try:
         with fs.open_output_stream(tmp) as f:
@@ -61,9 +63,9 @@ def _write(fs, path: str, data: bytes) -> None:
             raise
         folder = os.path.dirname(path)
         free = f", {shutil.disk_usage(folder).free / 2**20:.0f} MB free there" if os.path.isdir(folder) else ""
-        raise CheckpointError(errno.ENOSPC, f"no space left on the device for {path} ({len(data) / 2**20:.0f} MB "
-                              f"needed{free}); free some space or give the study another --storage, then rerun "
-                              f"the same command: finished trials are kept") from None
+        raise CheckpointError(errno.ENOSPC, f"no space left on the device for {path} ({need / 2**20:.1f} MB needed "
+                              f"for the trial's checkpoint{free}); free some space or give the study another "
+                              "--storage, then rerun the same command: finished trials are kept") from None
 
 
 def read_text(location: str, name: str = PREDICTIONS_FILE) -> str | None:
@@ -92,8 +94,9 @@ class TrialCheckpoint:
     def save(self, state: dict) -> str:
         """Writes the training state and its test predictions (at the best dev epoch); returns the location."""
         self.fs.create_dir(self.root, recursive=True)
-        for name, data in checkpoint_files(state).items():  # the state last: it marks the epoch as done
-            _write(self.fs, f"{self.root}/{name}", data)
+        files = checkpoint_files(state)
+        for name, data in files.items():  # the state last: it marks the epoch as done
+            _write(self.fs, f"{self.root}/{name}", data, sum(map(len, files.values())))
         return self.location
 
     def load(self) -> dict | None:

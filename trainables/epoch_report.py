@@ -4,6 +4,9 @@ from __future__ import annotations
 # the metrics of the best dev epoch so far, reported as best_<key>; the study's final numbers
 BEST_KEYS = ("dev_precision", "dev_recall", "dev_f1", "test_precision", "test_recall", "test_f1")
 CHECKPOINT_KEY = "checkpoint_path"  # where the epoch's checkpoint (and its test predictions) lies
+# in a trial's first report, where its stored state could not be read: where that state was set aside (the trial
+# then started again from scratch)
+SET_ASIDE_KEY = "checkpoint_set_aside"
 
 
 def epoch_metrics(rec: dict, state_best: dict, epochs_planned: int) -> dict:

@@ -16,7 +16,7 @@ from shapca.config import Config
 from shapca.prepare import Prepared, prepare
 from shapca.trainer import Callback, Trainer
 from trainables.checkpoints import TrialCheckpoint
-from trainables.epoch_report import CHECKPOINT_KEY, epoch_metrics
+from trainables.epoch_report import CHECKPOINT_KEY, SET_ASIDE_KEY, epoch_metrics
 from trainables.heap import release_freed_memory
 
 FINAL_KEYS = ("epoch", "history", "best", "predictions", "config_hash")  # what a finished trial's checkpoint keeps
@@ -55,7 +55,10 @@ class TuneReport(Callback):
         from ray import tune
 
         location = self.checkpoint.location if saved else self.checkpoint.save(state)
-        tune.report({**epoch_metrics(record, state["best"], self.epochs), CHECKPOINT_KEY: location})
+        report = {**epoch_metrics(record, state["best"], self.epochs), CHECKPOINT_KEY: location}
+        if self.checkpoint.set_aside:  # said once, in the trial's first report: the study shows it and tags the run
+            report[SET_ASIDE_KEY], self.checkpoint.set_aside = self.checkpoint.set_aside, None
+        tune.report(report)
 
 
 def train_in_process(cfg: Config, storage: str, name: str, cpus: float) -> None:

@@ -12,7 +12,8 @@ from reports.intervals import Comparison
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.render import latex_escape, to_csv, to_latex, to_markdown
 from reports.rows import planned, sweep_rows
-from reports.selection import choose_preset, error_summary, select_trials
+from reports.failure import error_summary
+from reports.selection import choose_preset, select_trials
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, fixed, mark_best
 from reports.tables import main_table, sweep_table
 from reports.tidy import TIDY_COLUMNS, aggregate, tidy_frame

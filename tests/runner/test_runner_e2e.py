@@ -29,7 +29,11 @@ def run_main(tmp: Path, study: Path, *extra) -> int:
 
 def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_on_rerun(ray_local, tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert run_main(tmp_path, GRID, "--max-failures", "1") == 0
+    assert run_main(tmp_path, GRID, "--max-failures", "1") == run.FAILED  # one trial failed for good: not 0
+    out = capsys.readouterr().out
+    cause = "RuntimeError: injected failure at epoch 1 (train.fail_at_epoch)"  # its first line, not Ray's wrapper
+    assert f"FAILED doomed: {cause}" in out  # the progress line
+    assert f"1 failed (doomed · t17 · s1): {cause}" in out  # the summary
     client, parents, kids = children(uri, "e2e_grid")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     by_variant = {k.data.tags["variant"]: k for k in kids}
@@ -50,10 +54,10 @@ def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_o
         lines = client.download_artifacts(k.info.run_id, "predictions/test.jsonl", str(tmp_path))
         assert len(Path(lines).read_text().splitlines()) == 8
     doomed = by_variant["doomed"]
-    assert doomed.info.status == "FAILED" and "injected failure" in doomed.data.tags["error"]
+    assert doomed.info.status == "FAILED" and doomed.data.tags["error"].splitlines()[0] == cause
+    assert "Traceback" in doomed.data.tags["error"] or 'File "' in doomed.data.tags["error"]  # then the traceback
 
-    capsys.readouterr()
-    assert run_main(tmp_path, GRID, "--max-failures", "0") == 0  # rerun: only the failed trial runs again
+    assert run_main(tmp_path, GRID, "--max-failures", "0") == run.FAILED  # rerun: only the failed trial runs again
     assert "3 planned, 2 already finished, 1 to run" in capsys.readouterr().out
     _, parents, again = children(uri, "e2e_grid")
     assert len(again) == 3  # the failed trial reused its run: no duplicate
