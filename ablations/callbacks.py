@@ -1,4 +1,5 @@
-"""Tune callbacks of a study: every trial into MLflow (child of the study's run), and a live progress line."""
+"""Tune callbacks of a study: every trial into MLflow (child of the study's run), and a line about trials that wait
+for resources (the live progress line is ablations/progress_line.py)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from ray.tune import Callback
 from ablations.outbox import Outbox
 from ablations.tracking import code_version
 from reports.contract import (COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG, GRADIENT_PREFIXES,
-                              IMAGES_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG,
-                              VARIANT_TAG)
+                              IMAGES_TAG, NOTE_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG,
+                              STOPPED_EARLY_TAG, VARIANT_TAG)
 from reports.predictions_view import predictions_html
 from trainables.checkpoints import read_text
 from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
@@ -25,12 +26,13 @@ class MLflowTrials(Callback):
     Every write goes through the study's Outbox (ablations/outbox.py), so a tracking server that is away for a
     while delays the writes and loses none."""
 
-    def __init__(self, outbox: Outbox, search=None):
+    def __init__(self, outbox: Outbox, search=None, scheduler=None):
         self.outbox, self.code = outbox, code_version()
         self.search = search  # an Optuna search (ablations.search) is told each trial's MLflow run
+        self.scheduler = scheduler  # a RecordingASHA (ablations/early_stop.py) says why it stopped a trial
         self.open: dict[str, dict] = {}  # Tune trial id -> {hash, step times, last result, epochs}
         self.unlinked: dict[str, str] = {}  # Tune trial id -> hash, until the search is told its run id
-        self.finished = self.failed = 0
+        self.finished = self.failed = self.stopped = 0  # stopped: finished early, stopped by the scheduler
         self.trial_seconds = 0.0  # summed wall time of the trials this run ended (the estimate's overhead needs it)
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -82,6 +84,11 @@ class MLflowTrials(Callback):
         self.outbox.metrics(st["hash"], final)
         if int(last.get("epoch", 0)) < st["epochs"]:
             self.outbox.tag(st["hash"], STOPPED_EARLY_TAG, f"epoch {last.get('epoch')}/{st['epochs']}")
+            stop = getattr(self.scheduler, "stops", {}).get(trial.trial_id)
+            why = stop.text() if stop else f"stopped after epoch {last.get('epoch')}/{st['epochs']} by the scheduler"
+            self.outbox.tag(st["hash"], NOTE_TAG, f"Early stop: {why}. Its final metrics are those of its best "
+                            "epoch up to then; the run's status stays FINISHED.")
+            self.stopped += 1
         predictions = read_text(last[CHECKPOINT_KEY]) if last.get(CHECKPOINT_KEY) else None
         if predictions is not None:
             self.outbox.text(st["hash"], predictions, PREDICTIONS_ARTIFACT)
@@ -139,46 +146,6 @@ def _error_text(trial) -> str:
     except OSError:
         text = ""
     return (text or str(getattr(trial, "error_msg", "") or "trial failed")).strip()[-4000:]
-
-
-def _label(trial) -> str:
-    return trial_of(trial.config).label
-
-
-class Progress(Callback):
-    """One readable line per event: trial states, best so far, elapsed and an estimate of what remains."""
-
-    def __init__(self, total: int, metric: str):
-        self.total, self.metric, self.t0 = total, metric, time.time()  # no stream kept: Tune pickles callbacks
-        self.done = self.failed = 0
-        self.best: tuple[float, str] | None = None
-
-    def _line(self, msg: str) -> None:
-        elapsed = time.time() - self.t0
-        finished = self.done + self.failed
-        eta = (elapsed / finished * (self.total - finished)) if finished else float("nan")
-        best = f"best {self.metric} {100 * self.best[0]:.2f} ({self.best[1]})" if self.best else "best -"
-        print(f"[{elapsed / 60:5.1f} min] {finished}/{self.total} done, {self.failed} failed | {best} | "
-              f"eta {eta / 60:.1f} min | {msg}", flush=True)
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        self._line(f"start  {_label(trial)} ({trial.trial_id})")
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        value = result.get(self.metric)
-        if value is not None and (self.best is None or value > self.best[0]):
-            self.best = (value, _label(trial))
-        if "epoch" in result:
-            self._line(f"epoch {result['epoch']} {_label(trial)}: dev F1 "
-                       f"{100 * result.get('dev_f1', 0):.2f}")
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.done += 1
-        self._line(f"done   {_label(trial)}")
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self.failed += 1
-        self._line(f"FAILED {_label(trial)}: see its MLflow run")
 
 
 class Waiting(Callback):

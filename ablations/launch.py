@@ -28,12 +28,14 @@ class Outcome:
 
     def __init__(self):
         self.planned = self.finished = self.failed = self.killed = 0
+        self.stopped = 0  # finished early: stopped by the study's scheduler (counted in finished too)
         self.trial_seconds = 0.0  # summed wall time of the trials run
         self.concurrency = 1  # the most trials run at once by any of its searches
 
     def add(self, planned: int, trials) -> None:  # trials: ablations.callbacks.MLflowTrials
         self.planned += planned
         self.finished += trials.finished
+        self.stopped += trials.stopped
         self.failed += trials.failed
         self.killed += trials.close_unfinished()
         self.trial_seconds += trials.trial_seconds
@@ -52,7 +54,8 @@ class Outcome:
         return max(0.0, wall_s - self.trial_seconds / self.concurrency) if self.trial_seconds else None
 
     def summary(self) -> str:
-        return (f"{self.finished} finished, {self.failed} failed, {self.unfinished} unfinished "
+        early = f" ({self.stopped} stopped early by the scheduler)" if self.stopped else ""
+        return (f"{self.finished} finished{early}, {self.failed} failed, {self.unfinished} unfinished "
                 f"({self.killed} stopped while running) of {self.planned}")
 
 
@@ -117,17 +120,19 @@ def _tune(plan: Plan, unit, todo: list, options, outbox, outcome: Outcome, paylo
           search_alg, num_samples: int) -> None:
     from ray import tune
 
-    from ablations.callbacks import MLflowTrials, Progress, Waiting
+    from ablations.callbacks import MLflowTrials, Waiting
+    from ablations.progress_line import Progress
     from ablations.search import make_scheduler
     from trainables.driver import run_trial
 
     metric, total = f"best_{plan.study.metric}", len(todo)
     at_once = options.max_concurrent or fitting_trials(payload)
     outcome.concurrency = max(outcome.concurrency, min(at_once, total))
-    trials = MLflowTrials(outbox, search=search_alg)
     # Ray's own tables and TensorBoard hint stay out of the study's output unless asked: the progress lines say it
     os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if options.ray_output else "0"
     scheduler = make_scheduler(plan.study.scheduler, max(t.config.train.epochs for t in todo))
+    trials = MLflowTrials(outbox, search=search_alg, scheduler=scheduler)  # the scheduler says why it stopped one
+    progress = Progress(total, metric, sum(t.config.train.epochs for t in todo), scheduler)
     tuner = tune.Tuner(
         tune.with_resources(run_trial, payload.resources()), param_space=param_space,
         tune_config=tune.TuneConfig(metric=metric, mode=plan.study.mode, search_alg=search_alg, scheduler=scheduler,
@@ -136,7 +141,7 @@ def _tune(plan: Plan, unit, todo: list, options, outbox, outcome: Outcome, paylo
                                     reuse_actors=payload.in_process),
         run_config=tune.RunConfig(
             name=f"{unit.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=payload.storage,
-            callbacks=[trials, Progress(total, metric), Waiting()], verbose=1 if options.ray_output else 0,
+            callbacks=[trials, progress, Waiting()], verbose=1 if options.ray_output else 0,
             # in process, Tune restarts a failed trial (from its checkpoint); data parallel, Ray Train does
             failure_config=tune.FailureConfig(max_failures=payload.max_failures if payload.in_process else 0)),
     )

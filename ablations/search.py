@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import warnings
 
-from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
+
+from ablations.early_stop import RecordingASHA
 
 
 class PrunedAwareOptunaSearch(OptunaSearch):
@@ -51,9 +52,9 @@ def make_scheduler(spec: dict | None, max_epochs: int):
     kind = spec.get("type", "asha")
     if kind != "asha":
         raise ValueError(f"scheduler.type: unknown scheduler {kind!r} (known: asha)")
-    return ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
+    return RecordingASHA(time_attr="training_iteration", max_t=max_epochs,
                          grace_period=int(spec.get("grace_period", 1)),
-                         reduction_factor=float(spec.get("reduction_factor", 2)))
+                         reduction_factor=float(spec.get("reduction_factor", 2)))  # says why it stopped a trial
 
 
 def make_optuna(search: dict, metric: str, mode: str, journal_path: str, study_name: str):

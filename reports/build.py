@@ -39,7 +39,7 @@ from reports.render import to_csv, to_latex, to_markdown
 from reports.summary import summary, summary_lines
 from reports.table_model import Table
 from reports.tables import ablation_table, main_table, study_notes, sweep_table
-from reports.tidy import aggregate, tidy_frame
+from reports.tidy import aggregate, tidy_csv, tidy_frame
 
 
 def default_out_dir(study: str, preset: str) -> Path:
@@ -104,7 +104,7 @@ def write_report(data: StudyData, folder: Path, ui_url: str = DEFAULT_UI_URL) ->
     tidy = tidy_frame(data)
     aggregated = aggregate(tidy)
     tables = tables_for(data, aggregated)
-    written = [_write(folder / "tidy.csv", tidy.to_csv(index=False, lineterminator="\n", float_format="%.6g"))]
+    written = [_write(folder / "tidy.csv", tidy_csv(tidy))]
     for table in tables:
         written += [_write(folder / f"{table.name}.md", to_markdown(table)),
                     _write(folder / f"{table.name}.tex", to_latex(table)),

@@ -14,8 +14,9 @@ from mlflow.tracking import MlflowClient
 from reports.assemble import HISTORY_KEYS, assemble
 from reports.assemble import study_info as assembled_info
 from reports.contract import (COMMIT_TAG, COMPONENTS_TAG, CONFIG_HASH_TAG, DATASET_TAG, ERROR_TAG, IMAGES_TAG,
-                              PARENT_TAGS, PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, PRESET_TAG, ROLE_TAG, SEED_TAG,
-                              STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, WALL_METRIC)
+                              PARENT_TAGS, PLAN_ARTIFACT, POINTS, PREDICTIONS_ARTIFACT, PRESET_TAG, ROLE_TAG,
+                              SCALE_TAG, SEED_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG,
+                              WALL_METRIC, is_score)
 from reports.records import ParentRecord, Predictions, ReportError, StudyData, StudyInfo, StudySource, Trial
 from reports.selection import choose_preset, select_trials
 
@@ -78,10 +79,18 @@ def trial_from_run(run: Run) -> Trial:
         variant=_tag(run, VARIANT_TAG, strict) or "?", dataset=_tag(run, DATASET_TAG, strict) or "?", seed=seed,
         preset=_tag(run, PRESET_TAG) or "", config_hash=_tag(run, CONFIG_HASH_TAG, strict) or "?",
         trial_hash=_tag(run, TRIAL_HASH_TAG, strict) or run.info.run_id, components=components,
-        params=dict(run.data.params), metrics=dict(run.data.metrics),
+        params=dict(run.data.params), metrics=_fractions(run, run.data.metrics),
         images=_tag(run, IMAGES_TAG, required=False), error=_tag(run, ERROR_TAG, required=False),
         artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""),
         commit=_tag(run, COMMIT_TAG, required=False))
+
+
+def _fractions(run: Run, metrics: dict) -> dict:
+    """The run's scores in [0, 1], as everything past this reader takes them: a run logged in points (its
+    SCALE_TAG, reports.contract) has them divided by 100."""
+    if run.data.tags.get(SCALE_TAG) != POINTS:
+        return dict(metrics)
+    return {k: v / 100 if is_score(k) else v for k, v in metrics.items()}
 
 
 def _artifact_text(artifact_uri: str, path: str) -> str | None:
@@ -146,8 +155,11 @@ def _predictions(trial: Trial) -> Predictions | None:
     return None if text is None else parse_predictions(text, f"run {trial.run_id} {PREDICTIONS_ARTIFACT}")
 
 
-def _history(client: MlflowClient, run_id: str, keys) -> dict[str, list[tuple[int, float]]]:
-    return {key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key)) for key in keys}
+def _history(client: MlflowClient, run: Run, keys) -> dict[str, list[tuple[int, float]]]:
+    """Each key's values by step, scores in [0, 1] (as _fractions)."""
+    divide = 100 if run.data.tags.get(SCALE_TAG) == POINTS else 1
+    return {key: sorted((m.step, m.value / divide if is_score(key) else m.value)
+                        for m in client.get_metric_history(run.info.run_id, key)) for key in keys}
 
 
 def _quote(value: str) -> str:
@@ -165,6 +177,7 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
     trial_runs = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'")
     parents = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{STUDY_ROLE}'")
     trials = [trial_from_run(run) for run in trial_runs]
+    runs = {run.info.run_id: run for run in trial_runs}
     chosen = choose_preset(study, [t.preset for t in trials], preset)
     trials = [t for t in trials if t.preset == chosen]
     parents = [p for p in parents if p.data.tags.get(PRESET_TAG) == chosen]
@@ -179,7 +192,7 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
     for trial in counted:
         source.predictions[trial.run_id] = _predictions(trial)
         keys = sorted(k for k in trial.metrics if k.startswith("epoch_")) if every_epoch_metric else HISTORY_KEYS
-        source.histories[trial.run_id] = _history(client, trial.run_id, keys)
+        source.histories[trial.run_id] = _history(client, runs[trial.run_id], keys)
     return source
 
 

@@ -75,8 +75,8 @@ def test_html_report_and_summary_are_on_the_parent_run(built, fixture_store):
     run = client.get_run(parent)
     best = (built["search"][0] / "hpo_best.csv").read_text().splitlines()
     twitter = next(line for line in best if line.startswith("Twitter-2017,"))
-    assert f"{100 * run.data.metrics['best_dev_f1.twitter2017']:.4f}" in twitter
-    assert f"{100 * run.data.metrics['best_test_f1.twitter2017']:.4f}" in twitter
+    assert f"{run.data.metrics['best_dev_f1.twitter2017']:.4f}" in twitter  # in points, as the CSV
+    assert f"{run.data.metrics['best_test_f1.twitter2017']:.4f}" in twitter
     assert run.data.metrics["trials_counted"] == 20 and run.data.metrics["trials_failed"] == 0
     assert run.data.tags["summary.trials"] == "20 counted, 0 failed"
     assert "model.fusion_gate=" in run.data.tags["summary.best.mnre"]

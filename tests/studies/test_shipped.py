@@ -64,7 +64,7 @@ def test_study_found_by_path_as_well_as_name():
 def test_presets_change_every_hash_and_are_recorded():
     smoke, full = trials("temperature", "smoke"), trials("temperature", "full")
     assert not {s.trial_hash for s in smoke} & {s.trial_hash for s in full}
-    assert all(s.config.data.limit_train == 48 and s.config.train.epochs == 1 for s in smoke)
+    assert all(s.config.data.limit_train == 96 and s.config.train.epochs == 2 for s in smoke)
     assert all(s.config.data.limit_train == 0 for s in full)
 
 
