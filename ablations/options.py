@@ -30,6 +30,8 @@ class Options:
     address: str | None = _option(None, "Ray cluster address (default: $RAY_ADDRESS, else a local Ray started here)",
                                   env="RAY_ADDRESS")
     tracking_uri: str | None = _option(None, "MLflow tracking URI (default: sqlite ./mlflow.db)")
+    ui_url: str | None = _option(None, "where MLflow's UI is, for the addresses printed and the report's links "
+                                 "(default: the tracking URI when it is a server, else http://127.0.0.1:5000)")
     storage: str = _option("runs", "results and checkpoints (shared storage on a cluster; default ./runs or "
                            "$SHAPCA_STORAGE)", env="SHAPCA_STORAGE")
     max_concurrent: int = _option(0, "trials at once (0: as resources allow)", type=int)

@@ -23,7 +23,8 @@ from reports.names import DATASET_ABBREV, short_label
 # Each study has an experiment of its own, "<prefix>/<study>", so that MLflow's UI opens on the study's runs; a study
 # whose parent run lives in the one experiment of earlier versions (named <prefix>) stays there.
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
-# the experiment kind MLflow 3's UI reads: "model training" opens on the runs table, not on empty GenAI panels
+# the experiment kind: "model training". MLflow 3.17's UI lets its GenAI / Model training switch override it (as
+# checked in a browser); reports/links.py's addresses set the switch, so they open on the runs table
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
 

@@ -30,7 +30,10 @@ from mlflow.tracking import MlflowClient
 from reports.attribution_table import attribution_table
 from reports.breakdown import breakdown_tables
 from reports.hpo import hpo_tables
-from reports.html_report import DEFAULT_UI_URL, report_html
+from reports.contract import REPORTS_ARTIFACTS
+from reports.html_report import report_html
+from reports.links import DEFAULT_UI_URL
+from reports.links import ui_url as ui_of
 from reports.export import load_export
 from reports.mlflow_source import load_study
 from reports.plots import plots_for
@@ -38,17 +41,13 @@ from reports.records import ReportError, StudyData
 from reports.render import to_csv, to_latex, to_markdown
 from reports.summary import summary, summary_lines
 from reports.table_model import Table
+from reports.table_runs import log_table_runs
 from reports.tables import ablation_table, main_table, study_notes, sweep_table
 from reports.tidy import aggregate, tidy_csv, tidy_frame
 
 
 def default_out_dir(study: str, preset: str) -> Path:
     return Path("runs") / "reports" / study / preset
-
-
-def default_ui_url(tracking_uri: str) -> str:
-    """A tracking server serves the UI too; for a file or database store, `mlflow ui` on its default port."""
-    return tracking_uri if tracking_uri.startswith(("http://", "https://")) else DEFAULT_UI_URL
 
 
 def tables_for(data: StudyData, aggregated) -> list[Table]:
@@ -162,10 +161,11 @@ def build_study(study: str, tracking_uri: str, out_dir: Path | None = None, pres
     MLflow UI that report.html links runs to (default: the tracking URI when it is a server, else mlflow ui's)."""
     client = MlflowClient(tracking_uri)
     data = load_study(client, study, preset)
-    paths = write_study(data, out_dir, ui_url or default_ui_url(tracking_uri))
+    paths = write_study(data, out_dir, ui_of(tracking_uri, ui_url))
     if log_to_parent:
-        client.log_artifacts(data.info.parent_run_id, str(paths[0].parent), artifact_path="reports")
+        client.log_artifacts(data.info.parent_run_id, str(paths[0].parent), artifact_path=REPORTS_ARTIFACTS)
         log_summary(client, data)
+        log_table_runs(client, data, aggregate(tidy_frame(data)))  # MLflow's runs table as the paper's table
     return paths
 
 

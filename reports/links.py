@@ -38,11 +38,26 @@ def artifact_url(ui: str, run_id: str, path: str) -> str:
     return f"{ui.rstrip('/')}/get-artifact?path={quote(path, safe='')}&run_uuid={run_id}"
 
 
-def ui_command(tracking_uri: str) -> str | None:
-    """The command that serves the UI over the store; None for a tracking server (it serves its own). A password in
-    the URI is shown as ***."""
+def ui_command(tracking_uri: str, ui: str = DEFAULT_UI_URL) -> str | None:
+    """The command that serves the UI over the store at `ui`; None for a tracking server (it serves its own). A
+    password in the URI is shown as ***."""
     if tracking_uri.startswith(SERVERS):
         return None
     parts = urlsplit(tracking_uri)
     shown = tracking_uri.replace(f":{parts.password}@", ":***@", 1) if parts.password else tracking_uri
-    return f"mlflow ui --backend-store-uri '{shown}'"
+    where = urlsplit(ui)
+    listen = "" if ui == DEFAULT_UI_URL else f" --host {where.hostname} --port {where.port or 80}"
+    return f"mlflow ui --backend-store-uri '{shown}'{listen}"
+
+
+def next_steps(tracking_uri: str, ui: str, experiment_id: str, view: str | None, report: str | None) -> list[str]:
+    """What a study's run prints at its end: how to open MLflow, the study's table and runs in it, its report."""
+    command = ui_command(tracking_uri, ui)
+    lines = ["next:", f"  {command}   # MLflow's UI at {ui}, then open" if command
+             else f"  MLflow's UI: the tracking server serves it at {ui}"]
+    if view:
+        lines.append(f"  the study's table:         {runs_url(ui, experiment_id, view)}")
+    lines.append(f"  every run of the study:    {runs_url(ui, experiment_id)}")
+    if report:
+        lines.append(f"  the report:                {report}")
+    return lines

@@ -93,21 +93,23 @@ def _fractions(run: Run, metrics: dict) -> dict:
     return {k: v / 100 if is_score(k) else v for k, v in metrics.items()}
 
 
-def _artifact_text(artifact_uri: str, path: str) -> str | None:
+def _artifact_text(artifact_uri: str, path: str, tracking_uri: str | None = None) -> str | None:
     """One artifact's text, or None when it is missing. Reads through the artifact repository of the run's URI
-    directly: ten times faster than MlflowClient.download_artifacts, which looks the run up again each time."""
+    directly: ten times faster than MlflowClient.download_artifacts, which looks the run up again each time.
+    `tracking_uri`: the server an `mlflow-artifacts:` URI is served by (else MLflow's current tracking URI, which
+    names no server when only --tracking-uri did)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            local = get_artifact_repository(artifact_uri).download_artifacts(path, tmp)
+            local = get_artifact_repository(artifact_uri, tracking_uri).download_artifacts(path, tmp)
         except Exception:  # noqa: BLE001 - stores raise various types for a missing file; the caller reports it
             return None
         return Path(local).read_text(encoding="utf-8")
 
 
-def _plan(parent: Run) -> dict:
+def _plan(parent: Run, tracking_uri: str | None = None) -> dict:
     """The parent's plan.json as the runner logged it (ablations/plan_record.py); {} when absent (older runs: the
     rows then keep their names, in alphabetical order, and a rerun of the study logs the plan)."""
-    text = _artifact_text(parent.info.artifact_uri, PLAN_ARTIFACT)
+    text = _artifact_text(parent.info.artifact_uri, PLAN_ARTIFACT, tracking_uri)
     if text is None:
         return {}
     try:
@@ -116,11 +118,11 @@ def _plan(parent: Run) -> dict:
         raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.info.run_id} is not valid JSON: {err}") from None
 
 
-def parent_record(parent: Run, walls: tuple[float, ...] = ()) -> ParentRecord:
+def parent_record(parent: Run, walls: tuple[float, ...] = (), tracking_uri: str | None = None) -> ParentRecord:
     return ParentRecord(run_id=parent.info.run_id, experiment_id=str(parent.info.experiment_id or ""),
                         start_time=parent.info.start_time or 0,
-                        tags={k: v for k, v in parent.data.tags.items() if k in PARENT_TAGS}, plan=_plan(parent),
-                        walls=walls)
+                        tags={k: v for k, v in parent.data.tags.items() if k in PARENT_TAGS},
+                        plan=_plan(parent, tracking_uri), walls=walls)
 
 
 def study_info(parent: Run) -> StudyInfo:
@@ -150,8 +152,9 @@ def parse_predictions(text: str, source: str) -> Predictions:
     return Predictions(ids=tuple(ids), counts=np.asarray(rows, dtype=np.int64).reshape(-1, 3), labels=tuple(labels))
 
 
-def _predictions(trial: Trial) -> Predictions | None:
-    text = _artifact_text(trial.artifact_uri, PREDICTIONS_ARTIFACT)  # a missing file is stated in the notes
+def _predictions(trial: Trial, tracking_uri: str | None = None) -> Predictions | None:
+    # a missing file is stated in the notes
+    text = _artifact_text(trial.artifact_uri, PREDICTIONS_ARTIFACT, tracking_uri)
     return None if text is None else parse_predictions(text, f"run {trial.run_id} {PREDICTIONS_ARTIFACT}")
 
 
@@ -187,10 +190,11 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
     parent = max(parents, key=lambda r: (r.info.start_time or 0, r.info.run_id))
     walls = tuple(m.value for m in sorted(client.get_metric_history(parent.info.run_id, WALL_METRIC),
                                           key=lambda m: (m.step, m.timestamp)))
-    source = StudySource(study, chosen, parent_record(parent, walls), len(parents), trials)
+    uri = client.tracking_uri  # where an mlflow-artifacts: URI is served from
+    source = StudySource(study, chosen, parent_record(parent, walls, uri), len(parents), trials)
     counted, _, _ = select_trials(trials)
     for trial in counted:
-        source.predictions[trial.run_id] = _predictions(trial)
+        source.predictions[trial.run_id] = _predictions(trial, uri)
         keys = sorted(k for k in trial.metrics if k.startswith("epoch_")) if every_epoch_metric else HISTORY_KEYS
         source.histories[trial.run_id] = _history(client, runs[trial.run_id], keys)
     return source

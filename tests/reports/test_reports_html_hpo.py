@@ -15,6 +15,7 @@ from reports.hpo import epsilon_squared
 from reports.mlflow_source import load_study
 from reports.plots import curves_figure, fit_legend, spread_label, sweep_figure
 from reports.hpo_plots import parallel_figure
+from reports.links import run_url
 from reports.records import Predictions, ReportError
 from reports.tidy import aggregate, tidy_frame
 
@@ -33,7 +34,7 @@ class _Page(HTMLParser):
             self.images.append(attrs.get("src", ""))
         if tag == "a":
             self.links.append(attrs.get("href", ""))
-        if tag in ("script", "link", "iframe") or (tag in ("img", "script") and "://" in attrs.get("src", "")):
+        if tag in ("link", "iframe") or (tag in ("img", "script") and "://" in attrs.get("src", "")):
             self.external.append(tag)
         if tag == "section":
             self.sections.append(attrs.get("id"))
@@ -63,8 +64,8 @@ def test_html_report_is_self_contained_with_tables_figures_and_run_links(study, 
     data = load_study(client, study)
     run_links = [link for link in page.links if "/runs/" in link]
     for trial in data.trials + data.failed:
-        expected = f"http://127.0.0.1:5000/#/experiments/{trial.experiment_id}/runs/{trial.run_id}"
-        assert expected in run_links, trial.describe()
+        expected = run_url("http://127.0.0.1:5000", trial.experiment_id, trial.run_id)
+        assert expected in run_links and "workflowType=machine_learning" in expected, trial.describe()
     assert f"/#/experiments/{data.info.experiment_id}/runs/{data.info.parent_run_id}" in run_links[0]
 
 

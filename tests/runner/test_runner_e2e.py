@@ -40,7 +40,7 @@ def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_o
         assert k.info.status == "FINISHED"
         assert [m.step for m in client.get_metric_history(k.info.run_id, "epoch_dev_f1")] == [1, 2]
         assert {"test_f1", "dev_f1", "best_epoch", "step_time_s"} <= set(k.data.metrics)
-        assert 0.0 <= k.data.metrics["test_f1"] <= 1.0
+        assert 0.0 <= k.data.metrics["test_f1"] <= 100.0 and k.data.tags["score_scale"] == "points"
         assert k.data.params["align.alignment"] == name
         arts = [a.path for a in client.list_artifacts(k.info.run_id, "predictions")]
         assert arts == ["predictions/test.html", "predictions/test.jsonl"]  # the rows, and the page that shows them

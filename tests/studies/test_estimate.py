@@ -52,11 +52,11 @@ def test_concurrency_counts_everything_a_trial_reserves(workers, cpus, gpus, hav
 def _run(status, variant, dev=None, minutes=2.0, start=0.0, tags=None, points=False):
     metrics = {} if dev is None else {"dev_f1": dev, "test_f1": dev - 0.01}
     metrics = {k: 100 * v for k, v in metrics.items()} if points else metrics
+    tags = {"variant": variant, "dataset": "twitter2017", "seed": "1", **(tags or {}),
+            **({"score_scale": "points"} if points else {})}
     return SimpleNamespace(info=SimpleNamespace(status=status, run_id=f"id-{variant}", start_time=int(start * 60000),
                                                 end_time=int((start + minutes) * 60000)),
-                           data=SimpleNamespace(metrics=metrics, tags={"variant": variant, "dataset": "twitter2017",
-                                                                       "seed": "1", **(tags or {}),
-                                                                       **({"score_scale": "points"} if points else {})}))
+                           data=SimpleNamespace(metrics=metrics, tags=tags))
 
 
 class FakeRuns:
