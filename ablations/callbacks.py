@@ -12,8 +12,8 @@ from ray.tune import Callback
 from ablations.outbox import Outbox
 from ablations.tracking import code_version
 from reports.contract import (COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG, GRADIENT_PREFIXES,
-                              IMAGES_TAG, NOTE_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG,
-                              STOPPED_EARLY_TAG, VARIANT_TAG)
+                              IMAGES_TAG, NOTE_TAG, OPTUNA_TRIAL_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT,
+                              SEED_TAG, STOPPED_EARLY_TAG, VARIANT_TAG)
 from reports.predictions_view import predictions_html
 from trainables.checkpoints import read_text
 from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY
@@ -113,7 +113,9 @@ class MLflowTrials(Callback):
         self.outbox.flush()
         for trial_id, h in list(self.unlinked.items()):
             if h in self.outbox.run_ids:
-                self.search.link_run(trial_id, self.outbox.run_ids[h])
+                number = self.search.link_run(trial_id, self.outbox.run_ids[h])
+                if number is not None:  # the run names its Optuna trial as optuna-dashboard numbers it
+                    self.outbox.tag(h, OPTUNA_TRIAL_TAG, str(number))
                 del self.unlinked[trial_id]
 
     def _close(self, trial_id: str) -> dict | None:

@@ -83,7 +83,7 @@ def _grid(plan: Plan, unit: GridUnit, todo: list, options) -> tuple | None:
 
 def _optuna(plan: Plan, unit: SearchUnit, todo: list, options) -> tuple | None:
     """Optuna's sampler over the space, on top of the base's payload, for as many trials as are left."""
-    from ablations.search import make_optuna, requeue_interrupted
+    from ablations.search import journal_study, make_optuna, requeue_interrupted
 
     base = unit.base
     print(f"{base.dataset} seed {base.seed}: {unit.size - len(todo)}/{unit.size} trials finished, {len(todo)} to run",
@@ -91,9 +91,11 @@ def _optuna(plan: Plan, unit: SearchUnit, todo: list, options) -> tuple | None:
     if not todo:
         return None
     journal = str(plan.folder(options) / f"{unit.name}.journal")
-    if options.resume and (k := requeue_interrupted(journal, unit.name)):
-        print(f"{unit.name}: {k} interrupted trial(s) queued again", flush=True)
-    search = make_optuna(plan.study.search, f"best_{plan.study.metric}", plan.study.mode, journal, unit.name)
+    # the Optuna study says what it is in optuna-dashboard; a journal begun under its old name goes on under it
+    name = journal_study(journal, f"{plan.study.name}-{plan.preset.name}-{base.dataset}-seed{base.seed}", unit.name)
+    if options.resume and (k := requeue_interrupted(journal, name)):
+        print(f"{name}: {k} interrupted trial(s) queued again", flush=True)
+    search = make_optuna(plan.study.search, f"best_{plan.study.metric}", plan.study.mode, journal, name)
     payload = plan.payload(base, options)
     return payload, payload.to_tune(tune_space(unit.space)), search, len(todo)
 

@@ -109,7 +109,8 @@ def _runs_html(data: StudyData, ui_url: str) -> str:
         dev, test = trial.metrics.get("dev_f1"), trial.metrics.get("test_f1")
         scores = [("–" if v is None else f"{100 * v:.1f}") for v in (dev, test)]
         rows.append(f"<tr><td>{escape(trial.variant)}</td><td>{escape(dataset_name(trial.dataset))}</td>"
-                    f"<td>{trial.seed if trial.seed is not None else '?'}</td><td>{escape(trial.status)}</td>"
+                    f"<td>{trial.seed if trial.seed is not None else '?'}</td><td>{escape(trial.status)}"
+                    + (f", stopped early ({escape(trial.stopped_early)})" if trial.stopped_early else "") + "</td>"
                     f"<td>{scores[0]}</td><td>{scores[1]}</td>"
                     f"<td>{_link(ui_url, trial.experiment_id, trial.run_id)}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("variant", "dataset", "seed", "status", "dev F1", "test F1", "run"))

@@ -14,9 +14,9 @@ from mlflow.tracking import MlflowClient
 from reports.assemble import HISTORY_KEYS, assemble
 from reports.assemble import study_info as assembled_info
 from reports.contract import (COMMIT_TAG, COMPONENTS_TAG, CONFIG_HASH_TAG, DATASET_TAG, ERROR_TAG, IMAGES_TAG,
-                              PARENT_TAGS, PLAN_ARTIFACT, POINTS, PREDICTIONS_ARTIFACT, PRESET_TAG, ROLE_TAG,
-                              SCALE_TAG, SEED_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG,
-                              WALL_METRIC, is_score)
+                              OPTUNA_TRIAL_TAG, PARENT_TAGS, PLAN_ARTIFACT, POINTS, PREDICTIONS_ARTIFACT, PRESET_TAG,
+                              ROLE_TAG, SCALE_TAG, SEED_TAG, STOPPED_EARLY_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG,
+                              TRIAL_ROLE, VARIANT_TAG, WALL_METRIC, is_score)
 from reports.records import ParentRecord, Predictions, ReportError, StudyData, StudyInfo, StudySource, Trial
 from reports.selection import choose_preset, select_trials
 
@@ -82,7 +82,16 @@ def trial_from_run(run: Run) -> Trial:
         params=dict(run.data.params), metrics=_fractions(run, run.data.metrics),
         images=_tag(run, IMAGES_TAG, required=False), error=_tag(run, ERROR_TAG, required=False),
         artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""),
-        commit=_tag(run, COMMIT_TAG, required=False))
+        commit=_tag(run, COMMIT_TAG, required=False), stopped_early=_tag(run, STOPPED_EARLY_TAG, required=False),
+        optuna_trial=_number(run, OPTUNA_TRIAL_TAG))
+
+
+def _number(run: Run, key: str) -> int | None:
+    text = _tag(run, key, required=False)
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        raise ReportError(f"run {run.info.run_id}: tag '{key}' is not an integer: {text!r}") from None
 
 
 def _fractions(run: Run, metrics: dict) -> dict:
