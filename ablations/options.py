@@ -47,6 +47,9 @@ class Options:
     until_resolved: int | None = _option(None, "after the planned seeds, add seeds (the next integers) to the rows "
                                          "whose comparison with the reference is undetermined, round by round, up to "
                                          "MAX shared seeds (docs/statistics.md)", type=int, metavar="MAX")
+    run_redundant: bool = _option(False, "also run the rows the dry run calls redundant: rows that cannot differ "
+                                  "from another row here (a part the data cannot switch on, e.g. the context-image "
+                                  "alignment without images)")
     no_report: bool = _option(False, "do not build the tables at the end")
     ray_output: bool = _option(False, "also show Ray Tune's own progress tables")
     tracking_wait: float = _option(600.0, "seconds to keep trying an unreachable tracking store at the end before "

@@ -68,6 +68,7 @@ def study_info(parent: ParentRecord) -> StudyInfo:
                      experiment_id=parent.experiment_id, reference=report.get("reference"),
                      margin=_report_number(parent, report, "margin", float),
                      until_resolved=_report_number(parent, report, "until_resolved", int),
+                     redundant=tuple(r for r in plan.get("redundant", ()) if isinstance(r, dict)),
                      command=parent.tags.get(COMMAND_TAG), machine=parent.tags.get(MACHINE_TAG), walls=parent.walls)
 
 

@@ -27,7 +27,7 @@ import mlflow
 from mlflow.entities import Metric, RunTag
 from mlflow.tracking import MlflowClient
 
-from reports.attribution_table import attribution_table
+from reports.attribution_table import attribution_table, fillable, omitted_note
 from reports.breakdown import breakdown_tables
 from reports.hpo import hpo_tables
 from reports.contract import REPORTS_ARTIFACTS
@@ -62,10 +62,12 @@ def kind_tables(data: StudyData, aggregated) -> list[Table]:
         return hpo_tables(data)
     if kind == "main":
         return [main_table(data, aggregated)]
-    if kind == "factorial" or (kind == "ablation" and any(t.components for t in data.trials)):
+    if kind == "factorial" or (kind == "ablation" and fillable(data)):
         return [ablation_table(data, aggregated), attribution_table(data, aggregated)]
-    if kind == "ablation":
-        return [ablation_table(data, aggregated)]
+    if kind == "ablation":  # an attribution table it cannot fill is left out, and the table says who would fill it
+        table = ablation_table(data, aggregated)
+        table.notes += [omitted_note(data)] if any(t.components for t in data.trials) else []
+        return [table]
     if not data.info.params:
         raise ReportError(f"study {data.info.name!r} is a sweep but its parent run has no 'report_params' tag")
     return [sweep_table(data, aggregated, key) for key in data.info.params]

@@ -73,6 +73,7 @@ class StudyInfo:
     reference: str | None = None  # the study file's report.reference: the row the others are compared with
     margin: float | None = None  # report.margin: the smallest F1 difference that matters, in points (None: default)
     until_resolved: int | None = None  # report.until_resolved: the seed cap of a study that adds seeds (looks.py)
+    redundant: tuple[dict, ...] = ()  # rows not run: they cannot differ from another row here (ablations/redundant.py)
     # what the runner recorded on the parent run, for the results page (reports.contract):
     command: str | None = None
     machine: str | None = None

@@ -47,9 +47,12 @@ def score_caption(data: StudyData, subject: str) -> str:
 
 
 def study_notes(data: StudyData) -> list[str]:
-    """Notes every table of the study carries: selection decisions, failed trials, runs without images."""
+    """Notes every table of the study carries: selection decisions, failed trials, runs without images, rows not
+    run because they cannot differ from another."""
     image = images_note(data.trials)
-    return [*data.notes, *failed_notes(data.failed), *([image] if image else [])]
+    redundant = [f"{r.get('label')} was not run on {dataset_name(str(r.get('dataset')))}: it cannot differ from "
+                 f"{r.get('same_as')} there ({r.get('why')}); --run-redundant runs it." for r in data.info.redundant]
+    return [*data.notes, *failed_notes(data.failed), *([image] if image else []), *redundant]
 
 
 def _score_cell(stats: dict | None, score: str, n_expected: int) -> ScoreCell:
