@@ -51,7 +51,8 @@ def study_notes(data: StudyData) -> list[str]:
     run because they cannot differ from another."""
     image = images_note(data.trials)
     redundant = [f"{r.get('label')} was not run on {dataset_name(str(r.get('dataset')))}: it cannot differ from "
-                 f"{r.get('same_as')} there ({r.get('why')}); --run-redundant runs it." for r in data.info.redundant]
+                 f"{r.get('same_as')} there ({r.get('why')}); --run-redundant runs it." for r in data.info.redundant
+                 if not runs_of(data, r.get("label"), r.get("dataset"))]  # runs from before it was left out: shown
     return [*data.notes, *failed_notes(data.failed), *([image] if image else []), *redundant]
 
 

@@ -119,7 +119,7 @@ def test_context_generator_runs_each_generator_on_its_datasets_only():
 
 
 def test_ablation_and_factorial_components():
-    ablation = trials("ablation", "full", run_redundant=True)  # the context-image row too (tests/studies/test_redundant)
+    ablation = trials("ablation", "full", run_redundant=True)  # with the context-image row (test_redundant.py)
     full = [s for s in ablation if s.label == "full" and s.dataset == "mnre"][0]
     assert full.row.components == {"context": 1, "shapley": 1, "context_text": 1, "context_image": 1, "fusion": 1}
     assert full.config.data.context == "llava_next"
