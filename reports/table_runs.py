@@ -5,9 +5,10 @@
   x100, the mean and sample std over seeds as the table prints them), `n` (seeds), `dF1` (the paired difference to
   the reference row), `dF1_low`, `dF1_high` (its 1 - a interval) and `row` (its place in the table); a description
   in words. The trial runs of the cell are moved under it (their `mlflow.parentRunId`), so the runs table nests
-  study > row > seed. Made once, found again by its tags and updated by every later build: a rebuild makes no
-  second run. A row and dataset per run, not a row with a column per dataset: the seed runs of a cell nest under
-  exactly one run, and every run carries the same metric names, so MLflow's columns line up.
+  study > row > seed, and named seed first ("s1 · M=16 · t17"): nested, the name column shows a name's start.
+  Made once, found again by its tags and updated by every later build: a rebuild makes no second run. A row and
+  dataset per run, not a row with a column per dataset: the seed runs of a cell nest under exactly one run, and
+  every run carries the same metric names, so MLflow's columns line up.
 - A saved view of the experiment (MLflow 3's "Views", an experiment tag `mlflow.sharedViewState.<key>`) that shows
   those runs alone, in table order, with those columns; a search's view shows its trials ranked by dev F1 with the
   searched parameters. reports/links.py `runs_url(..., view=view_key(study, preset))` opens it.
@@ -33,7 +34,7 @@ from reports.rows import reference_variant, runs_of, sweep_rows, variant_order
 from reports.table_model import DECIMALS
 from reports.tidy import cell_stats
 
-PARENT_TAG = "mlflow.parentRunId"  # MLflow's nesting
+PARENT_TAG, RUN_NAME_TAG = "mlflow.parentRunId", "mlflow.runName"  # MLflow's nesting, a run's name
 VERDICT_TAG = "verdict"
 VIEW_PREFIX = "mlflow.sharedViewState."  # an experiment tag per saved view, as MLflow's UI writes them
 ROW_COLUMNS = ["tags.`dataset`", "metrics.`F1`", "metrics.`F1_std`", "metrics.`n`", "metrics.`dF1`",
@@ -49,6 +50,12 @@ def view_key(study: str, preset: str) -> str:
 def row_run_name(variant: str, dataset: str) -> str:
     """Short enough for the runs table's name column: "M=16 · t17", "closed form · t17"."""
     return f"{short_label(variant)} · {DATASET_ABBREV.get(dataset, dataset)}"
+
+
+def seed_run_name(trial) -> str:
+    """A trial's run under its row: the seed first, since the nested name column shows only its start ("s2 · w/o
+    adaptiv..." under "w/o adaptive fusion · t17"); the rest keeps the name whole where runs are listed flat."""
+    return f"s{trial.seed} · {row_run_name(trial.variant, trial.dataset)}"
 
 
 def log_table_runs(client: MlflowClient, data: StudyData, agg: pd.DataFrame) -> str:
@@ -87,9 +94,10 @@ def _row_runs(client: MlflowClient, data: StudyData, agg: pd.DataFrame) -> None:
             client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
                              tags=[RunTag(k, v) for k, v in tags.items()])
             client.set_terminated(run_id, "FINISHED")
-            for trial in data.trials + data.failed:  # the cell's seed runs, under their row
+            for trial in data.trials + data.failed:  # the cell's seed runs, under their row, seed first
                 if trial.cell == (variant, dataset):
-                    client.set_tag(trial.run_id, PARENT_TAG, run_id)
+                    client.log_batch(trial.run_id, tags=[RunTag(PARENT_TAG, run_id),
+                                                         RunTag(RUN_NAME_TAG, seed_run_name(trial))])
 
 
 def table_order(data: StudyData) -> list[str]:

@@ -111,6 +111,7 @@ def test_the_saved_view_is_the_paper_table_and_runs_nest_study_row_seed(server, 
     for trial in (r for r in runs if r.data.tags["shapca.role"] == "trial"):
         row = next(r for r in rows if r.data.tags["variant"] == trial.data.tags["variant"])
         assert trial.data.tags["mlflow.parentRunId"] == row.info.run_id
+        assert trial.info.run_name == f"s{trial.data.tags['seed']} · {row.info.run_name}"  # seed first, nested
         assert row.data.tags["mlflow.parentRunId"] == roles["study"].info.run_id
     driver.get(runs_url(uri, experiment, view_key("links", "smoke")))
     table = _wait(driver, lambda: "w/o context · t17" in _text(driver) and _text(driver))
@@ -190,7 +191,8 @@ def test_report_links_work_inside_mlflows_artifact_viewer(server, browser):
     driver.switch_to.window(new.pop())
     assert driver.current_url == href
     run_id = href.split("/runs/")[1].split("?")[0]
-    assert _wait(driver, lambda: " · s" in _text(driver)), "the run's page shows the run"
+    name = _ids(uri)[0].get_run(run_id).info.run_name
+    assert _wait(driver, lambda: name in _text(driver)), "the run's page shows the run"
     _shot(driver, "report_link_opened")
     driver.close()
     driver.switch_to.window(main)

@@ -47,6 +47,7 @@ def test_a_run_per_row_carries_the_tables_numbers_and_holds_its_seed_runs(built,
             assert cells["Twitter-2017 F1 verdict"] in tags["mlflow.note.content"]
         seeds = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
         assert sorted(r.data.tags["seed"] for r in seeds) == ["1", "2"]
+        assert {r.info.run_name for r in seeds} == {f"s{k} · {run.info.run_name}" for k in (1, 2)}
         assert {r.data.tags["variant"] for r in seeds} == {variant}
     order = sorted(rows.values(), key=lambda r: r.data.metrics["row"])
     assert [r.data.tags["variant"] for r in order] == [
