@@ -1,4 +1,5 @@
-"""Tune callbacks of a study: every trial into MLflow (child of the study's run), and a live progress line."""
+"""Tune callbacks of a study: every trial into MLflow (child of the study's run), and a line about trials that wait
+for resources (the live progress line is ablations/progress_line.py)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ from ray.tune import Callback
 from ablations.outbox import Outbox
 from ablations.tracking import code_version, run_name
 from reports.contract import (CHECKPOINT_SET_ASIDE_TAG, COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG,
-                              GRADIENT_PREFIXES, IMAGES_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_VIEW_ARTIFACT, SEED_TAG,
-                              STOPPED_EARLY_TAG, VARIANT_TAG)
+                              GRADIENT_PREFIXES, IMAGES_TAG, NOTE_TAG, OPTUNA_TRIAL_TAG, PREDICTIONS_ARTIFACT,
+                              PREDICTIONS_VIEW_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG, VARIANT_TAG)
+from ablations.progress_line import CAUSE_CHARS
 from reports.failure import error_summary
 from reports.predictions_view import predictions_html
 from trainables.checkpoints import read_text
@@ -20,7 +22,6 @@ from trainables.epoch_report import BEST_KEYS, CHECKPOINT_KEY, SET_ASIDE_KEY
 from trainables.payload import trial_of
 
 ERROR_TAG_CHARS = 4000  # what MLflow keeps of a tag, with room to spare
-CAUSE_CHARS = 300  # the first line of a failure's cause, as the progress line, the summary and the tag show it
 
 
 class MLflowTrials(Callback):
@@ -29,12 +30,13 @@ class MLflowTrials(Callback):
     Every write goes through the study's Outbox (ablations/outbox.py), so a tracking server that is away for a
     while delays the writes and loses none."""
 
-    def __init__(self, outbox: Outbox, search=None):
+    def __init__(self, outbox: Outbox, search=None, scheduler=None):
         self.outbox, self.code = outbox, code_version()
         self.search = search  # an Optuna search (ablations.search) is told each trial's MLflow run
+        self.scheduler = scheduler  # a RecordingASHA (ablations/early_stop.py) says why it stopped a trial
         self.open: dict[str, dict] = {}  # Tune trial id -> {hash, step times, last result, epochs}
         self.unlinked: dict[str, str] = {}  # Tune trial id -> hash, until the search is told its run id
-        self.finished = self.failed = 0
+        self.finished = self.failed = self.stopped = 0  # stopped: finished early, stopped by the scheduler
         self.failures: list[tuple[str, str]] = []  # (the trial's run name, the first line of its error)
         self.trial_seconds = 0.0  # summed wall time of the trials this run ended (the estimate's overhead needs it)
 
@@ -87,6 +89,11 @@ class MLflowTrials(Callback):
         self.outbox.metrics(st["hash"], final)
         if int(last.get("epoch", 0)) < st["epochs"]:
             self.outbox.tag(st["hash"], STOPPED_EARLY_TAG, f"epoch {last.get('epoch')}/{st['epochs']}")
+            stop = getattr(self.scheduler, "stops", {}).get(trial.trial_id)
+            why = stop.text() if stop else f"stopped after epoch {last.get('epoch')}/{st['epochs']} by the scheduler"
+            self.outbox.tag(st["hash"], NOTE_TAG, f"Early stop: {why}. Its final metrics are those of its best "
+                            "epoch up to then; the run's status stays FINISHED.")
+            self.stopped += 1
         predictions = read_text(last[CHECKPOINT_KEY]) if last.get(CHECKPOINT_KEY) else None
         if predictions is not None:
             self.outbox.text(st["hash"], predictions, PREDICTIONS_ARTIFACT)
@@ -120,7 +127,9 @@ class MLflowTrials(Callback):
         self.outbox.flush()
         for trial_id, h in list(self.unlinked.items()):
             if h in self.outbox.run_ids:
-                self.search.link_run(trial_id, self.outbox.run_ids[h])
+                number = self.search.link_run(trial_id, self.outbox.run_ids[h])
+                if number is not None:  # the run names its Optuna trial as optuna-dashboard numbers it
+                    self.outbox.tag(h, OPTUNA_TRIAL_TAG, str(number))
                 del self.unlinked[trial_id]
 
     def _close(self, trial_id: str) -> dict | None:
@@ -154,49 +163,6 @@ def error_text(trial) -> str:
     except OSError:
         text = ""
     return text.strip() or f"the trial failed; Tune could not keep its error{f' in {path}' if path else ''}"
-
-
-def _label(trial) -> str:
-    return trial_of(trial.config).label
-
-
-class Progress(Callback):
-    """One readable line per event: trial states, best so far, elapsed and an estimate of what remains."""
-
-    def __init__(self, total: int, metric: str):
-        self.total, self.metric, self.t0 = total, metric, time.time()  # no stream kept: Tune pickles callbacks
-        self.done = self.failed = 0
-        self.best: tuple[float, str] | None = None
-
-    def _line(self, msg: str) -> None:
-        elapsed = time.time() - self.t0
-        finished = self.done + self.failed
-        eta = (elapsed / finished * (self.total - finished)) if finished else float("nan")
-        best = f"best {self.metric} {100 * self.best[0]:.2f} ({self.best[1]})" if self.best else "best -"
-        print(f"[{elapsed / 60:5.1f} min] {finished}/{self.total} done, {self.failed} failed | {best} | "
-              f"eta {eta / 60:.1f} min | {msg}", flush=True)
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        self._line(f"start  {_label(trial)} ({trial.trial_id})")
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        value = result.get(self.metric)
-        if value is not None and (self.best is None or value > self.best[0]):
-            self.best = (value, _label(trial))
-        if result.get(SET_ASIDE_KEY):
-            self._line(f"{_label(trial)}: its checkpoint could not be read; set aside as {result[SET_ASIDE_KEY]}, "
-                       "the trial started again from scratch")
-        if "epoch" in result:
-            self._line(f"epoch {result['epoch']} {_label(trial)}: dev F1 "
-                       f"{100 * result.get('dev_f1', 0):.2f}")
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.done += 1
-        self._line(f"done   {_label(trial)}")
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self.failed += 1
-        self._line(f"FAILED {_label(trial)}: {error_summary(error_text(trial), CAUSE_CHARS)}")
 
 
 class Waiting(Callback):

@@ -42,12 +42,18 @@ def _grid_section(plan: Plan, units: tuple[GridUnit, ...], done: set) -> list[st
     (unit,) = units
     study, trials = plan.study, unit.trials
     n_done = sum(t.trial_hash in done for t in trials)
-    per_dataset = ", ".join(f"{d} {sum(d in row.datasets for row in unit.rows)}" for d in study.datasets)
+    per_dataset = ", ".join(f"{d} {len({t.label for t in trials if t.dataset == d})}" for d in study.datasets)
     out = [f"search     grid: {len(trials)} trials = rows per dataset ({per_dataset}) x {len(study.seeds)} seed(s); "
-           f"{len(trials) - n_done} to run, {n_done} done (skip)", "", "rows"]
+           f"{len(trials) - n_done} to run, {n_done} done (skip)"]
+    if unit.redundant:
+        rows = {r.label for r in unit.redundant}
+        out.append(f"redundant  {len(rows)} row(s) cannot differ from another row here: " + (
+            "not run, not counted above (--run-redundant runs them)" if unit.skipped else "run (--run-redundant)"))
+    out += ["", "rows"]
     for row in unit.rows:
         comp = f"   components {_fmt(row.components)}" if row.components else ""
         out.append(f"  {row.label}: {_fmt(row.overrides)}{comp}")
+        out += [f"    redundant: {r.text()}" for r in unit.redundant if r.label == row.label]
     header = ("#", "variant", "dataset", "seed", "trial_hash", "config_hash", "status")
     table = [header] + [(str(i), t.label, t.dataset, str(t.seed), t.trial_hash, t.config_hash,
                          "skip (done)" if t.trial_hash in done else "run") for i, t in enumerate(trials, 1)]

@@ -34,6 +34,7 @@ class Outcome:
     def __init__(self):
         self.planned = self.finished = self.failed = self.killed = 0
         self.failures: list[tuple[str, str]] = []  # (trial, the first line of its error)
+        self.stopped_early = 0  # finished early: stopped by the study's scheduler (counted in finished too)
         self.trial_seconds = 0.0  # summed wall time of the trials run
         self.concurrency = 1  # the most trials run at once by any of its searches
         self.stopped = False  # by the user: Ctrl-C or SIGTERM
@@ -43,6 +44,7 @@ class Outcome:
     def add(self, planned: int, trials) -> None:  # trials: ablations.callbacks.MLflowTrials
         self.planned += planned
         self.finished += trials.finished
+        self.stopped_early += trials.stopped
         self.failed += trials.failed
         self.failures += trials.failures
         self.killed += trials.close_unfinished()
@@ -75,7 +77,8 @@ class Outcome:
         return max(0.0, wall_s - self.trial_seconds / self.concurrency) if self.trial_seconds else None
 
     def summary(self) -> str:
-        return (f"{self.finished} finished, {self.failed} failed, {self.unfinished} unfinished "
+        early = f" ({self.stopped_early} stopped early by the scheduler)" if self.stopped_early else ""
+        return (f"{self.finished} finished{early}, {self.failed} failed, {self.unfinished} unfinished "
                 f"({self.killed} stopped while running) of {self.planned}")
 
     def failure_lines(self, most: int = 5) -> list[str]:
@@ -115,7 +118,7 @@ def _grid(plan: Plan, unit: GridUnit, todo: list, options) -> tuple | None:
 
 def _optuna(plan: Plan, unit: SearchUnit, todo: list, options) -> tuple | None:
     """Optuna's sampler over the space, on top of the base's payload, for as many trials as are left."""
-    from ablations.search import make_optuna, requeue_interrupted
+    from ablations.search import journal_study, make_optuna, requeue_interrupted
 
     base = unit.base
     print(f"{base.dataset} seed {base.seed}: {unit.size - len(todo)}/{unit.size} trials finished, {len(todo)} to run",
@@ -123,9 +126,11 @@ def _optuna(plan: Plan, unit: SearchUnit, todo: list, options) -> tuple | None:
     if not todo:
         return None
     journal = str(plan.folder(options) / f"{unit.name}.journal")
-    if options.resume and (k := requeue_interrupted(journal, unit.name)):
-        print(f"{unit.name}: {k} interrupted trial(s) queued again", flush=True)
-    search = make_optuna(plan.study.search, f"best_{plan.study.metric}", plan.study.mode, journal, unit.name)
+    # the Optuna study says what it is in optuna-dashboard; a journal begun under its old name goes on under it
+    name = journal_study(journal, f"{plan.study.name}-{plan.preset.name}-{base.dataset}-seed{base.seed}", unit.name)
+    if options.resume and (k := requeue_interrupted(journal, name)):
+        print(f"{name}: {k} interrupted trial(s) queued again", flush=True)
+    search = make_optuna(plan.study.search, f"best_{plan.study.metric}", plan.study.mode, journal, name)
     payload = plan.payload(base, options)
     return payload, payload.to_tune(tune_space(unit.space)), search, len(todo)
 
@@ -152,17 +157,19 @@ def _tune(plan: Plan, unit, todo: list, options, outbox, outcome: Outcome, paylo
           search_alg, num_samples: int) -> None:
     from ray import tune
 
-    from ablations.callbacks import MLflowTrials, Progress, Waiting
+    from ablations.callbacks import MLflowTrials, Waiting
+    from ablations.progress_line import Progress
     from ablations.search import make_scheduler
     from trainables.driver import run_trial
 
     metric, total = f"best_{plan.study.metric}", len(todo)
     at_once = options.max_concurrent or fitting_trials(payload)
     outcome.concurrency = max(outcome.concurrency, min(at_once, total))
-    trials = MLflowTrials(outbox, search=search_alg)
     # Ray's own tables and TensorBoard hint stay out of the study's output unless asked: the progress lines say it
     os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if options.ray_output else "0"
     scheduler = make_scheduler(plan.study.scheduler, max(t.config.train.epochs for t in todo))
+    trials = MLflowTrials(outbox, search=search_alg, scheduler=scheduler)  # the scheduler says why it stopped one
+    progress = Progress(total, metric, sum(t.config.train.epochs for t in todo), scheduler)
     name = f"{unit.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     failed = None
     try:
@@ -174,7 +181,7 @@ def _tune(plan: Plan, unit, todo: list, options, outbox, outcome: Outcome, paylo
                                         reuse_actors=payload.in_process),
             run_config=tune.RunConfig(
                 name=name, storage_path=payload.storage,
-                callbacks=[trials, Progress(total, metric), Waiting()], verbose=1 if options.ray_output else 0,
+                callbacks=[trials, progress, Waiting()], verbose=1 if options.ray_output else 0,
                 # in process, Tune restarts a failed trial (from its checkpoint); data parallel, Ray Train does
                 failure_config=tune.FailureConfig(max_failures=payload.max_failures if payload.in_process else 0)),
         )

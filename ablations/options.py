@@ -62,6 +62,8 @@ class Options:
     address: str | None = _option(None, "Ray cluster address (default: $RAY_ADDRESS, else a local Ray started here)",
                                   env="RAY_ADDRESS")
     tracking_uri: str | None = _option(None, "MLflow tracking URI (default: sqlite ./mlflow.db)")
+    ui_url: str | None = _option(None, "where MLflow's UI is, for the addresses printed and the report's links "
+                                 "(default: the tracking URI when it is a server, else http://127.0.0.1:5000)")
     storage: str = _option("runs", "results and checkpoints (shared storage on a cluster; default ./runs or "
                            "$SHAPCA_STORAGE)", env="SHAPCA_STORAGE")
     max_concurrent: int = _option(0, "trials at once (0: as resources allow)", type=_at_least(0))
@@ -79,6 +81,9 @@ class Options:
     until_resolved: int | None = _option(None, "after the planned seeds, add seeds (the next integers) to the rows "
                                          "whose comparison with the reference is undetermined, round by round, up to "
                                          "MAX shared seeds (docs/statistics.md)", type=int, metavar="MAX")
+    run_redundant: bool = _option(False, "also run the rows the dry run calls redundant: rows that cannot differ "
+                                  "from another row here (a part the data cannot switch on, e.g. the context-image "
+                                  "alignment without images)")
     no_report: bool = _option(False, "do not build the tables at the end")
     ray_output: bool = _option(False, "also show Ray Tune's own progress tables")
     tracking_wait: float = _option(600.0, "seconds to keep trying an unreachable tracking store at the end before "

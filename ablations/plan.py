@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ablations.machine import training_amp
 from ablations.presets import Preset, apply_preset, get_preset, select
+from ablations.redundant import redundant_rows
 from ablations.rows import Row, check_size, rows
 from ablations.schema import BASE_LABEL, Study, StudyError
 from ablations.trial_checks import Read, check_trial
@@ -50,6 +51,8 @@ class GridUnit:
     """One Tune run over a grid study's trials: a grid search over their payloads."""
     trials: tuple[PlannedTrial, ...]
     rows: tuple[Row, ...]  # the distinct rows, in the order they are first planned
+    redundant: tuple = ()  # rows that cannot differ from another here (ablations/redundant.py), run or skipped
+    skipped: bool = False  # whether their trials are left out of `trials` (no --run-redundant)
     name = "grid"
 
     @property
@@ -174,14 +177,15 @@ def make_plan(study: Study, options, extra_seeds: dict | None = None, amp: tuple
     # the plan's settings first: they are what each trial's config is resolved from
     plan = Plan(cut, preset, tuple(chosen_cuts + preset_cuts), cli, units=(), auto_amp=auto_amp, amp_decided=decided)
     if cut.search["algorithm"] == "grid":
-        return dataclasses.replace(plan, units=(_grid(plan, extra_seeds or {}),))
+        return dataclasses.replace(plan, units=(_grid(plan, extra_seeds or {}, options.run_redundant),))
     if extra_seeds:
         raise StudyError(f"{cut.path}: extra seeds are for the rows of a grid; '{cut.name}' is an optuna search")
     return dataclasses.replace(plan, units=_searches(plan))
 
 
-def _grid(plan: Plan, extra_seeds: dict) -> GridUnit:
-    """Each dataset x each row x each seed, in that order; a row's extra seeds follow the study's."""
+def _grid(plan: Plan, extra_seeds: dict, run_redundant: bool = False) -> GridUnit:
+    """Each dataset x each row x each seed, in that order; a row's extra seeds follow the study's. The trials of a
+    row that cannot differ from an earlier one here are left out unless `run_redundant`."""
     study = plan.study
     per_dataset = {d: rows(study, d) for d in study.datasets}
     datasets_of: dict[str, list] = {}
@@ -207,7 +211,11 @@ def _grid(plan: Plan, extra_seeds: dict) -> GridUnit:
                                      f"the same config on {dataset} (seed {seed}); every row must differ")
                 seen[trial.trial_hash] = row.label
                 trials.append(trial)
-    return GridUnit(tuple(trials), tuple(distinct.values()))
+    redundant = tuple(redundant_rows(trials))
+    if not run_redundant:
+        same = {(r.label, r.dataset) for r in redundant}
+        trials = [t for t in trials if t.cell not in same]
+    return GridUnit(tuple(trials), tuple(distinct.values()), redundant, skipped=not run_redundant)
 
 
 def _searches(plan: Plan) -> tuple[SearchUnit, ...]:

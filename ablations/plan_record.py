@@ -16,11 +16,15 @@ def plan_record(plan: Plan) -> dict:
     study, first = plan.study, {}
     for trial in plan.planned:  # each dataset's data limits, as its first planned config has them
         first.setdefault(trial.dataset, trial.config)
+    left_out = [r for u in plan.units if getattr(u, "skipped", False) for r in u.redundant]  # not run: same as
+    skipped = {(r.label, r.dataset) for r in left_out}                                     # another row here
     rows = [{"label": row.label, "overrides": dict(row.overrides),
              "swept": {k: format_value(v) for k, v in row.swept.items()},  # as the row label writes them
-             "components": row.components, "datasets": list(row.datasets)} for row in plan.rows]
+             "components": row.components, "datasets": [d for d in row.datasets if (row.label, d) not in skipped]}
+            for row in plan.rows]
     return {"study": study.name, "preset": plan.preset.name, "search": study.search["algorithm"],
             "swept": list(study.sweep), "datasets": list(study.datasets), "seeds": list(study.seeds),
             "report": dict(study.report), "cli_overrides": dict(plan.cli_overrides),
             "data_limits": {d: {k: cfg.flat()[k] for k in LIMIT_KEYS} for d, cfg in first.items()},
-            "space": {k: d.describe() for k, d in study.sweep.items()}, "rows": rows}
+            "space": {k: d.describe() for k, d in study.sweep.items()}, "rows": [r for r in rows if r["datasets"]],
+            "redundant": [r.record() for r in left_out]}  # the tables say which row each equals

@@ -38,6 +38,8 @@ from ablations.status import status
 from ablations.store import TrackingError, check_reachable, default_tracking_uri, store_errors, untouched
 from ablations.study_file import load_study
 from ablations.tracking import StudyRuns, machine_text
+from reports.links import next_steps, ui_url
+from reports.table_runs import view_key
 from reports.contract import (COMMAND_TAG, DATASETS_TAG, MACHINE_TAG, OVERHEAD_METRIC, PLAN_ARTIFACT,
                               REPORT_KIND_TAG, REPORT_PARAMS_TAG, SEEDS_TAG, WALL_METRIC)
 from reports.failure import error_summary
@@ -204,11 +206,14 @@ def _end(plan, options, uri, runs, lease, outbox, outcome, interrupts, took_s, s
     elif outcome.failed:
         print(f"{outcome.failed} trial(s) failed (each MLflow run's error tag has the traceback); the same command "
               f"runs them again:\n  {options.command()}", file=sys.stderr, flush=True)
+    report = None
     if not options.no_report and not lease.lost and (outcome.ended or options.partial_report):
-        build_tables(study, preset, uri, partial=not outcome.ended)
+        report = build_tables(study, preset, uri, partial=not outcome.ended, ui_url=options.ui_url)
     elif not options.no_report and not lease.lost:
         print("no tables: the study did not run to its end (--partial-report builds them from what finished)",
               file=sys.stderr)
+    print(*next_steps(uri, ui_url(uri, options.ui_url), runs.experiment_id, view_key(study, preset) if report else None,
+                      report), sep="\n", flush=True)
     if kept:
         print(f"tracking: the store could not be reached for {options.tracking_wait:.0f} s at the end; {kept} "
               f"write(s) are kept in {outbox.spill} and sent by the next run of this study (the same command)",
@@ -234,16 +239,19 @@ def _close_parent(runs, outcome: Outcome, wall: float) -> None:
               "command ends it", file=sys.stderr)
 
 
-def build_tables(study: str, preset: str, uri: str, partial: bool) -> None:
+def build_tables(study: str, preset: str, uri: str, partial: bool, ui_url: str | None) -> str | None:
+    """Builds the study's tables; returns the path of its report.html (None when there are no tables)."""
     from reports.build import build_study
     from reports.records import ReportError
 
     try:
-        outputs = build_study(study, uri, preset=preset)
+        outputs = build_study(study, uri, preset=preset, ui_url=ui_url)
         print("tables" + (" (partial: the study did not run to its end)" if partial else "") + ":",
               *[str(p) for p in outputs], sep="\n  ")
+        return next((str(p.resolve()) for p in outputs if p.name == "report.html"), None)
     except ReportError as e:
         print(f"no tables: {e}", file=sys.stderr)
+        return None
 
 
 if __name__ == "__main__":

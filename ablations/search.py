@@ -7,8 +7,9 @@ import time
 import warnings
 from pathlib import Path
 
-from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
+
+from ablations.early_stop import RecordingASHA
 
 
 class PrunedAwareOptunaSearch(OptunaSearch):
@@ -24,24 +25,38 @@ class PrunedAwareOptunaSearch(OptunaSearch):
         # the journal names its objective as a reader knows it (`best_dev_f1` is its per-epoch running best)
         self._ot_study.set_metric_names([self._metric.removeprefix("best_")])
 
-    def link_run(self, trial_id: str, run_id: str) -> None:
-        """Records the trial's MLflow run on its Optuna trial (optuna-dashboard shows user attributes)."""
-        if trial_id in self._ot_trials:
-            self._ot_trials[trial_id].set_user_attr("mlflow_run_id", run_id)
+    def link_run(self, trial_id: str, run_id: str) -> int | None:
+        """Records the trial's MLflow run on its Optuna trial (optuna-dashboard shows user attributes); returns the
+        Optuna trial's number, for its run (reports.contract.OPTUNA_TRIAL_TAG)."""
+        if trial_id not in self._ot_trials:
+            return None
+        self._ot_trials[trial_id].set_user_attr("mlflow_run_id", run_id)
+        return self._ot_trials[trial_id].number
+
+    def _epoch_value(self, trial_id: str, result: dict) -> None:
+        """The epoch's own score as the Optuna trial's intermediate value at that epoch (Tune's metric is the
+        running best, which ASHA compares): what MLflow's epoch_<metric> holds, x100 like every score shown."""
+        epoch_metric = self.metric.removeprefix("best_")
+        if (epoch_metric in result and "training_iteration" in result and trial_id in self._ot_trials
+                and trial_id not in self._completed_trials):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a step reported already is ignored by Optuna, with a warning
+                self._ot_trials[trial_id].report(100 * result[epoch_metric], result["training_iteration"])
+
+    def on_trial_result(self, trial_id, result):
+        self._epoch_value(trial_id, result)
 
     def on_trial_complete(self, trial_id, result=None, error=False):
         # Tune hands a trial's last result to on_trial_complete only, never to on_trial_result: report it here, so
         # every epoch, the last included, is an intermediate value of the Optuna trial
-        if (not error and result and self.metric in result and "training_iteration" in result
-                and trial_id in self._ot_trials and trial_id not in self._completed_trials):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a step reported already is ignored by Optuna, with a warning
-                self._ot_trials[trial_id].report(result[self.metric], result["training_iteration"])
+        if not error and result:
+            self._epoch_value(trial_id, result)
         stopped_early = (not error and result and trial_id in self._ot_trials
                          and trial_id not in self._completed_trials
                          and 0 < result.get("epoch", 0) < result.get("epochs_planned", 0))
-        if not stopped_early:
-            return super().on_trial_complete(trial_id, result, error)
+        if not stopped_early:  # its value: the best epoch's score (the objective), x100
+            scaled = {**result, self.metric: 100 * result[self.metric]} if result and self.metric in result else result
+            return super().on_trial_complete(trial_id, scaled, error)
         import optuna
 
         self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
@@ -54,9 +69,9 @@ def make_scheduler(spec: dict | None, max_epochs: int):
     kind = spec.get("type", "asha")
     if kind != "asha":
         raise ValueError(f"scheduler.type: unknown scheduler {kind!r} (known: asha)")
-    return ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
+    return RecordingASHA(time_attr="training_iteration", max_t=max_epochs,
                          grace_period=int(spec.get("grace_period", 1)),
-                         reduction_factor=float(spec.get("reduction_factor", 2)))
+                         reduction_factor=float(spec.get("reduction_factor", 2)))  # says why it stopped a trial
 
 
 class JournalError(RuntimeError):
@@ -120,6 +135,19 @@ def make_optuna(search: dict, metric: str, mode: str, journal_path: str, study_n
     return PrunedAwareOptunaSearch(metric=metric, mode=mode, study_name=study_name,
                                    sampler=optuna.samplers.TPESampler(seed=seed),
                                    storage=storage)
+
+
+def journal_study(journal_path: str, name: str, legacy: str) -> str:
+    """The Optuna study of the journal to go on with: `name`, unless the journal holds only the study a version
+    before the names `<study>-<preset>-<dataset>-seed<k>` made (`legacy`), which a --resume must still find."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if not os.path.exists(journal_path):
+        return name
+    names = optuna.get_all_study_names(JournalStorage(JournalFileBackend(journal_path)))
+    return legacy if legacy in names and name not in names else name
 
 
 def requeue_interrupted(journal_path: str, study_name: str) -> int:

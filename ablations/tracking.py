@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import time
 import uuid
@@ -17,34 +16,20 @@ from importlib import metadata
 from pathlib import Path
 
 from ablations.store import TrackingError, init_store
-from reports.contract import (COMMAND_TAG, COMMIT_TAG, DATASET_TAG, DATASETS_TAG, ERROR_TAG, PRESET_TAG, ROLE_TAG,
-                              SEED_TAG, SEEDS_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG,
-                              VERSIONS_TAG)
+from reports.contract import (COMMAND_TAG, COMMIT_TAG, DATASET_TAG, DATASETS_TAG, ERROR_TAG, NOTE_TAG, POINTS,
+                              PRESET_TAG, ROLE_TAG, SCALE_TAG, SEED_TAG, SEEDS_TAG, STUDY_ROLE, STUDY_TAG,
+                              TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, VERSIONS_TAG, is_score)
+from reports.names import DATASET_ABBREV, short_label
 
 # Each study has an experiment of its own, "<prefix>/<study>", so that MLflow's UI opens on the study's runs; a study
 # whose parent run lives in the one experiment of earlier versions (named <prefix>) stays there.
 EXPERIMENT = os.environ.get("SHAPCA_EXPERIMENT", "shapca")
-# the experiment kind MLflow 3's UI reads: "model training" opens on the runs table, not on empty GenAI panels
+# the experiment kind: "model training". MLflow 3.17's UI lets its GenAI / Model training switch override it (as
+# checked in a browser); reports/links.py's addresses set the switch, so they open on the runs table
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-NOTE_TAG = "mlflow.note.content"  # an experiment's or run's description, as MLflow's UI shows it
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
 # on a trial's run: the start of the study (its token) that last opened it; only that start ends the run
 DRIVER_TAG = "shapca.driver"
-
-DATASET_ABBREV = {"twitter2015": "t15", "twitter2017": "t17", "mnre": "mnre", "jmere": "jmere"}
-KEY_ALIAS = {"shapley.samples": "M", "align.tau": "tau", "model.fusion_gate": "gate"}
-_SWEPT_KEY = re.compile(r"(^|, )([A-Za-z_]\w*(?:\.\w+)+)=")
-
-
-def short_label(label: str) -> str:
-    """A variant label for a table column: each swept `section.key=` shortened to an alias or its last part
-    ("shapley.samples=16" -> "M=16"), unless two keys of the label would then read the same."""
-    keys = [k for _, k in _SWEPT_KEY.findall(label)]
-    short = {k: KEY_ALIAS.get(k, k.rsplit(".", 1)[-1]) for k in keys}
-    if len(set(short.values())) < len(set(keys)):
-        short = {k: KEY_ALIAS.get(k, k) for k in keys}
-    return _SWEPT_KEY.sub(lambda m: f"{' ' if m.group(1) else ''}{short[m.group(2)]}=", label)
-
 
 def run_name(tags: dict) -> str:
     """A child run's name, short enough for MLflow's runs table: "M=16 · t17 · s1". The full label stays in the
@@ -113,6 +98,7 @@ class StudyRuns:
         self.experiment_id = self._experiment_id(description)
         self._parent: str | None = None
         self._opened = False
+        self._points: dict[str, bool] = {}  # run id -> whether its scores are logged x100 (reports.contract.POINTS)
 
     def _experiment_id(self, description: str) -> str:
         """The study's own experiment (made on first use, with the study's description); the shared one of earlier
@@ -231,6 +217,8 @@ class StudyRuns:
         if found:
             run_id = found[0].info.run_id
             self.client.set_tag(run_id, DRIVER_TAG, self.token)
+            # a run begun before scores were logged in points goes on in fractions: one scale within a run
+            self._points[run_id] = found[0].data.tags.get(SCALE_TAG) == POINTS
             self.client.update_run(run_id, status="RUNNING")
             if ERROR_TAG in found[0].data.tags:
                 self.client.delete_tag(run_id, ERROR_TAG)
@@ -242,7 +230,8 @@ class StudyRuns:
         run = self.client.create_run(self.experiment_id, run_name=run_name(tags),
                                      tags={MLFLOW_PARENT_RUN_ID: self._parent, ROLE_TAG: TRIAL_ROLE,
                                            STUDY_TAG: self.study, PRESET_TAG: self.preset, TRIAL_HASH_TAG: trial_hash,
-                                           DRIVER_TAG: self.token, **tags})
+                                           DRIVER_TAG: self.token, SCALE_TAG: POINTS, **tags})
+        self._points[run.info.run_id] = True
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(run.info.run_id, params=items[i: i + 100])
@@ -251,10 +240,17 @@ class StudyRuns:
     def log_metrics(self, run_id: str, values: dict, step: int | None = None) -> None:
         from mlflow.entities import Metric
 
+        if any(is_score(k) for k in values) and self._in_points(run_id):
+            values = {k: 100 * v if is_score(k) else v for k, v in values.items()}
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step or 0) for k, v in values.items() if isinstance(v, (int, float))]
         if batch:
             self.client.log_batch(run_id, metrics=batch)
+
+    def _in_points(self, run_id: str) -> bool:
+        if run_id not in self._points:
+            self._points[run_id] = self.client.get_run(run_id).data.tags.get(SCALE_TAG) == POINTS
+        return self._points[run_id]
 
     def finish(self, run_id: str, status: str, error: str = "") -> None:
         """Ends a run FINISHED, KILLED or FAILED (with the error's text) if this start opened it last; KILLED only

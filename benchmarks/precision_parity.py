@@ -18,6 +18,8 @@ from collections import defaultdict
 
 from mlflow.tracking import MlflowClient
 
+from ablations.status import score  # a score in [0, 1], whichever scale its run was logged in
+
 PRECISIONS = {"none": "float32", "bf16": "bf16"}
 
 
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if amp not in PRECISIONS:
             continue
         key = (r.data.tags["variant"], amp)
-        scores[key][int(r.data.tags["seed"])] = (100 * r.data.metrics["dev_f1"], 100 * r.data.metrics["test_f1"])
+        scores[key][int(r.data.tags["seed"])] = (100 * score(r, "dev_f1"), 100 * score(r, "test_f1"))
         took[amp] += (r.info.end_time - r.info.start_time) / 1000
     print(f"study {args.study} ({args.preset}): {len(trials)} finished trials\n")
     print("| row | precision | seeds | dev F1 per seed | test F1 per seed | test F1 mean ± std |")

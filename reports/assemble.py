@@ -64,9 +64,12 @@ def study_info(parent: ParentRecord) -> StudyInfo:
                      variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
                      sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
                      search=str(plan.get("search", "grid")), swept=tuple(plan.get("swept", ())),
+                     # a distribution as the plan describes it, "loguniform(1e-05, 0.0001)": its kind comes first
+                     log_scaled=tuple(k for k, d in (plan.get("space") or {}).items() if str(d).startswith("log")),
                      experiment_id=parent.experiment_id, reference=report.get("reference"),
                      margin=_report_number(parent, report, "margin", float),
                      until_resolved=_report_number(parent, report, "until_resolved", int),
+                     redundant=tuple(r for r in plan.get("redundant", ()) if isinstance(r, dict)),
                      command=parent.tags.get(COMMAND_TAG), machine=parent.tags.get(MACHINE_TAG), walls=parent.walls)
 
 

@@ -58,6 +58,25 @@ def _missing_note(datasets: list[str], players: list[str], missing: list[frozens
     return f"{where}: {listing}; no attribution."
 
 
+def fillable(data: StudyData) -> bool:
+    """Whether some dataset has a run of every coalition of the components (one set of them over every run)."""
+    player_sets = {frozenset(t.components) for t in data.trials if t.components is not None}
+    if len(player_sets) != 1:
+        return False
+    players = sorted(player_sets.pop())
+    return any(not missing_coalitions(players, _coalition_cells(data, d)[0]) for d in data.info.datasets)
+
+
+def omitted_note(data: StudyData) -> str:
+    """What an ablation's report says in place of an attribution table it cannot fill."""
+    players = sorted({k for t in data.trials if t.components for k in t.components})
+    ran = {frozenset(k for k, on in t.components.items() if on) for t in data.trials if t.components}
+    return (f"No Shapley attribution of F1 to the components ({', '.join(players)}): it needs a run of each of "
+            f"their {2 ** len(players)} combinations, and this study ran {len(ran)}. A study of report kind "
+            "factorial runs every combination (the shipped `factorial` study does, for context, Shapley alignment "
+            "and fusion).")
+
+
 def attribution_table(data: StudyData, agg: pd.DataFrame) -> Table:
     player_sets = {frozenset(t.components) for t in data.trials if t.components is not None}
     if len(player_sets) != 1:

@@ -27,10 +27,13 @@ import mlflow
 from mlflow.entities import Metric, RunTag
 from mlflow.tracking import MlflowClient
 
-from reports.attribution_table import attribution_table
+from reports.attribution_table import attribution_table, fillable, omitted_note
 from reports.breakdown import breakdown_tables
 from reports.hpo import hpo_tables
-from reports.html_report import DEFAULT_UI_URL, report_html
+from reports.contract import REPORTS_ARTIFACTS
+from reports.html_report import report_html
+from reports.links import DEFAULT_UI_URL
+from reports.links import ui_url as ui_of
 from reports.export import load_export
 from reports.mlflow_source import load_study
 from reports.plots import plots_for
@@ -38,17 +41,13 @@ from reports.records import ReportError, StudyData
 from reports.render import to_csv, to_latex, to_markdown
 from reports.summary import summary, summary_lines
 from reports.table_model import Table
+from reports.table_runs import log_table_runs
 from reports.tables import ablation_table, main_table, study_notes, sweep_table
-from reports.tidy import aggregate, tidy_frame
+from reports.tidy import aggregate, tidy_csv, tidy_frame
 
 
 def default_out_dir(study: str, preset: str) -> Path:
     return Path("runs") / "reports" / study / preset
-
-
-def default_ui_url(tracking_uri: str) -> str:
-    """A tracking server serves the UI too; for a file or database store, `mlflow ui` on its default port."""
-    return tracking_uri if tracking_uri.startswith(("http://", "https://")) else DEFAULT_UI_URL
 
 
 def tables_for(data: StudyData, aggregated) -> list[Table]:
@@ -63,10 +62,12 @@ def kind_tables(data: StudyData, aggregated) -> list[Table]:
         return hpo_tables(data)
     if kind == "main":
         return [main_table(data, aggregated)]
-    if kind == "factorial" or (kind == "ablation" and any(t.components for t in data.trials)):
+    if kind == "factorial" or (kind == "ablation" and fillable(data)):
         return [ablation_table(data, aggregated), attribution_table(data, aggregated)]
-    if kind == "ablation":
-        return [ablation_table(data, aggregated)]
+    if kind == "ablation":  # an attribution table it cannot fill is left out, and the table says who would fill it
+        table = ablation_table(data, aggregated)
+        table.notes += [omitted_note(data)] if any(t.components for t in data.trials) else []
+        return [table]
     if not data.info.params:
         raise ReportError(f"study {data.info.name!r} is a sweep but its parent run has no 'report_params' tag")
     return [sweep_table(data, aggregated, key) for key in data.info.params]
@@ -104,7 +105,7 @@ def write_report(data: StudyData, folder: Path, ui_url: str = DEFAULT_UI_URL) ->
     tidy = tidy_frame(data)
     aggregated = aggregate(tidy)
     tables = tables_for(data, aggregated)
-    written = [_write(folder / "tidy.csv", tidy.to_csv(index=False, lineterminator="\n", float_format="%.6g"))]
+    written = [_write(folder / "tidy.csv", tidy_csv(tidy))]
     for table in tables:
         written += [_write(folder / f"{table.name}.md", to_markdown(table)),
                     _write(folder / f"{table.name}.tex", to_latex(table)),
@@ -162,10 +163,11 @@ def build_study(study: str, tracking_uri: str, out_dir: Path | None = None, pres
     MLflow UI that report.html links runs to (default: the tracking URI when it is a server, else mlflow ui's)."""
     client = MlflowClient(tracking_uri)
     data = load_study(client, study, preset)
-    paths = write_study(data, out_dir, ui_url or default_ui_url(tracking_uri))
+    paths = write_study(data, out_dir, ui_of(tracking_uri, ui_url))
     if log_to_parent:
-        client.log_artifacts(data.info.parent_run_id, str(paths[0].parent), artifact_path="reports")
+        client.log_artifacts(data.info.parent_run_id, str(paths[0].parent), artifact_path=REPORTS_ARTIFACTS)
         log_summary(client, data)
+        log_table_runs(client, data, aggregate(tidy_frame(data)))  # MLflow's runs table as the paper's table
     return paths
 
 

@@ -41,19 +41,38 @@ def ranked(data: StudyData, dataset: str) -> list[Trial]:
     return sorted(trials, key=lambda t: (-t.metrics.get("dev_f1", -1.0), t.start_time, t.run_id))
 
 
+def trial_numbers(data: StudyData) -> dict[str, int]:
+    """Run id -> the trial's number in its Optuna study, as optuna-dashboard shows it (the run's optuna_trial tag).
+    A run without the tag (logged before it existed) is numbered as Optuna numbers: from 0, in start order within
+    its dataset and seed (one Optuna study each)."""
+    numbers = {t.run_id: t.optuna_trial for t in data.trials if t.optuna_trial is not None}
+    searches: dict[tuple, list[Trial]] = {}
+    for trial in sorted(data.trials, key=lambda t: (t.start_time, t.run_id)):
+        searches.setdefault((trial.dataset, trial.seed), []).append(trial)
+    for trials in searches.values():
+        numbers.update({t.run_id: index for index, t in enumerate(trials) if t.run_id not in numbers})
+    return numbers
+
+
 def rank_labels(data: StudyData) -> dict[str, str]:
-    """Variant -> "#k" (its rank on its dataset), the short name figures use for a trial's long config label."""
-    labels = {}
-    for dataset in data.info.datasets:
-        for index, trial in enumerate(ranked(data, dataset), start=1):
-            labels.setdefault(trial.variant, f"#{index}")
-    return labels
+    """Variant -> "#k" (its Optuna trial number), the short name figures use for a trial's long config label."""
+    numbers = trial_numbers(data)
+    return {t.variant: f"#{numbers[t.run_id]}" for t in data.trials}
 
 
 def epochs_run(data: StudyData, trial: Trial) -> int | None:
     """Epochs a trial trained (ASHA stops weak ones early): its per-epoch dev F1 records."""
     steps = data.histories.get(trial.run_id, {}).get("epoch_dev_f1", [])
     return len(steps) or None
+
+
+def _epochs_cell(data: StudyData, trial: Trial) -> TextCell:
+    """Epochs trained, and whether the scheduler stopped it there ("1 of 3, stopped early")."""
+    run = epochs_run(data, trial)
+    if not trial.stopped_early:
+        return TextCell("" if run is None else str(run))
+    reached, _, planned = trial.stopped_early.removeprefix("epoch ").partition("/")
+    return TextCell(f"{reached} of {planned}, stopped early")
 
 
 def _single(trial: Trial, metric: str) -> ScoreCell:
@@ -88,11 +107,11 @@ def best_table(data: StudyData) -> Table:
             continue
         best = trials[0]
         rows.append(Row(dataset_name(dataset), [
-            *_param_cells(best, keys), NumberCell(epochs_run(data, best), decimals=0), _single(best, "dev_f1"),
+            *_param_cells(best, keys), _epochs_cell(data, best), _single(best, "dev_f1"),
             *(_single(best, f"test_{s}") for s in ("precision", "recall", "f1")), TextCell(best.run_id)]))
     caption = (f"Best configuration of the search per dataset (study {data.info.name}, preset {data.info.preset}): "
                f"the trial with the highest dev F1 ×100, and its test precision (P), recall (R) and F1 ×100; "
-               f"{_seed_note(data)}epochs: epochs it trained before it finished or was stopped.")
+               f"{_seed_note(data)}epochs: those it trained, and whether the scheduler (ASHA) stopped it there.")
     return Table("hpo_best", "Best configuration", caption, _label(data, "best"), "Dataset", columns, rows,
                  study_notes(data))
 
@@ -104,17 +123,18 @@ def trials_table(data: StudyData) -> Table:
     columns = ([Column("", "dataset")] if several else []) + [Column("", "seed")]
     columns += [Column("", param_name(k)) for k in keys]
     columns += [Column("", "epochs"), Column("dev", "F1"), Column("test", "F1"), Column("", "run")]
-    rows = []
+    rows, numbers = [], trial_numbers(data)
     for dataset in data.info.datasets:
-        for index, trial in enumerate(ranked(data, dataset), start=1):
-            rows.append(Row(f"#{index}", [
+        for trial in ranked(data, dataset):
+            rows.append(Row(f"#{numbers[trial.run_id]}", [
                 *([TextCell(dataset_name(dataset))] if several else []), TextCell(str(trial.seed)),
-                *_param_cells(trial, keys), NumberCell(epochs_run(data, trial), decimals=0),
+                *_param_cells(trial, keys), _epochs_cell(data, trial),
                 _single(trial, "dev_f1"), _single(trial, "test_f1"), TextCell(trial.run_id)]))
     caption = (f"Trials of the search ranked by dev F1 ×100, per dataset (study {data.info.name}, preset "
-               f"{data.info.preset}); {_seed_note(data)}test F1 ×100 is shown, not used to rank. #k names the "
-               "trial in the figures.")
-    table = Table("hpo_trials", "Trials by dev F1", caption, _label(data, "trials"), "Rank", columns, rows)
+               f"{data.info.preset}); {_seed_note(data)}test F1 ×100 is shown, not used to rank. #k is the trial's "
+               "number in its Optuna study, as optuna-dashboard shows it, and names it in the figures; epochs: "
+               "those it trained, and whether the scheduler (ASHA) stopped it there.")
+    table = Table("hpo_trials", "Trials by dev F1", caption, _label(data, "trials"), "Trial", columns, rows)
     mark_best(table)
     return table
 

@@ -1,7 +1,8 @@
 """Parallel coordinates of a search: one vertical axis per searched parameter, then dev F1; one line per trial,
 coloured by its dev F1 (a colour bar, not a legend, so the figure keeps its width whatever the trial count).
 
-Numbers sit on a log axis when they span a factor of 10 or more (learning rates, temperatures, sample counts);
+A parameter the study samples on a log scale (loguniform, logint in plan.json's space: a learning rate, a
+temperature) sits on a log axis, whatever span its sampled values happen to cover; the others on a linear one;
 categories are spaced evenly in their sorted order. Each axis is labelled with its own values, since the shared
 vertical scale is only a drawing device.
 """
@@ -22,15 +23,15 @@ from reports.records import StudyData
 _TICKS = 3  # value labels per numeric axis: low, middle, high
 
 
-def _axis(values: list[str]) -> tuple[np.ndarray, list[tuple[float, str]]]:
-    """Positions in [0, 1] of the values on one axis, and (position, text) tick labels."""
+def _axis(values: list[str], log: bool = False) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """Positions in [0, 1] of the values on one axis (`log`: of their logarithms), and (position, text) ticks."""
     numeric = all(sort_key(v)[0] == 0 for v in values)
     if not numeric:
         levels = sorted(set(values), key=sort_key)
         spot = {v: (i / (len(levels) - 1) if len(levels) > 1 else 0.5) for i, v in enumerate(levels)}
         return np.array([spot[v] for v in values]), [(spot[v], v) for v in levels]
     x = np.array([float(v) for v in values])
-    log = x.min() > 0 and x.max() / x.min() >= 10
+    log = log and x.min() > 0
     scaled = np.log10(x) if log else x
     low, high = scaled.min(), scaled.max()
     if math.isclose(low, high):
@@ -50,9 +51,9 @@ def parallel_figure(data: StudyData, dataset: str) -> Figure | None:
     if not trials:
         return None
     scores = np.array([100 * t.metrics["dev_f1"] for t in trials])
-    columns = [_axis([value_of(t, k) for t in trials]) for k in keys]
+    columns = [_axis([value_of(t, k) for t in trials], k in data.info.log_scaled) for k in keys]
     columns.append(_axis([format(s, ".1f") for s in scores]))
-    names = [param_name(k) for k in keys] + ["dev F1 ×100"]
+    names = [param_name(k) + (" (log)" if k in data.info.log_scaled else "") for k in keys] + ["dev F1 ×100"]
     width = max(4.5, 1.4 * len(names) + 1.5)
     figure = Figure(figsize=(width, 3.8))
     axes = figure.add_subplot()

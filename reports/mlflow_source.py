@@ -14,8 +14,9 @@ from mlflow.tracking import MlflowClient
 from reports.assemble import HISTORY_KEYS, assemble
 from reports.assemble import study_info as assembled_info
 from reports.contract import (COMMIT_TAG, COMPONENTS_TAG, CONFIG_HASH_TAG, DATASET_TAG, ERROR_TAG, IMAGES_TAG,
-                              PARENT_TAGS, PLAN_ARTIFACT, PREDICTIONS_ARTIFACT, PRESET_TAG, ROLE_TAG, SEED_TAG,
-                              STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, WALL_METRIC)
+                              OPTUNA_TRIAL_TAG, PARENT_TAGS, PLAN_ARTIFACT, POINTS, PREDICTIONS_ARTIFACT, PRESET_TAG,
+                              ROLE_TAG, SCALE_TAG, SEED_TAG, STOPPED_EARLY_TAG, STUDY_ROLE, STUDY_TAG, TRIAL_HASH_TAG,
+                              TRIAL_ROLE, VARIANT_TAG, WALL_METRIC, is_score)
 from reports.records import ParentRecord, Predictions, ReportError, StudyData, StudyInfo, StudySource, Trial
 from reports.selection import choose_preset, select_trials
 
@@ -78,27 +79,46 @@ def trial_from_run(run: Run) -> Trial:
         variant=_tag(run, VARIANT_TAG, strict) or "?", dataset=_tag(run, DATASET_TAG, strict) or "?", seed=seed,
         preset=_tag(run, PRESET_TAG) or "", config_hash=_tag(run, CONFIG_HASH_TAG, strict) or "?",
         trial_hash=_tag(run, TRIAL_HASH_TAG, strict) or run.info.run_id, components=components,
-        params=dict(run.data.params), metrics=dict(run.data.metrics),
+        params=dict(run.data.params), metrics=_fractions(run, run.data.metrics),
         images=_tag(run, IMAGES_TAG, required=False), error=_tag(run, ERROR_TAG, required=False),
         artifact_uri=run.info.artifact_uri or "", experiment_id=str(run.info.experiment_id or ""),
-        commit=_tag(run, COMMIT_TAG, required=False))
+        commit=_tag(run, COMMIT_TAG, required=False), stopped_early=_tag(run, STOPPED_EARLY_TAG, required=False),
+        optuna_trial=_number(run, OPTUNA_TRIAL_TAG))
 
 
-def _artifact_text(artifact_uri: str, path: str) -> str | None:
+def _number(run: Run, key: str) -> int | None:
+    text = _tag(run, key, required=False)
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        raise ReportError(f"run {run.info.run_id}: tag '{key}' is not an integer: {text!r}") from None
+
+
+def _fractions(run: Run, metrics: dict) -> dict:
+    """The run's scores in [0, 1], as everything past this reader takes them: a run logged in points (its
+    SCALE_TAG, reports.contract) has them divided by 100."""
+    if run.data.tags.get(SCALE_TAG) != POINTS:
+        return dict(metrics)
+    return {k: v / 100 if is_score(k) else v for k, v in metrics.items()}
+
+
+def _artifact_text(artifact_uri: str, path: str, tracking_uri: str | None = None) -> str | None:
     """One artifact's text, or None when it is missing. Reads through the artifact repository of the run's URI
-    directly: ten times faster than MlflowClient.download_artifacts, which looks the run up again each time."""
+    directly: ten times faster than MlflowClient.download_artifacts, which looks the run up again each time.
+    `tracking_uri`: the server an `mlflow-artifacts:` URI is served by (else MLflow's current tracking URI, which
+    names no server when only --tracking-uri did)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            local = get_artifact_repository(artifact_uri).download_artifacts(path, tmp)
+            local = get_artifact_repository(artifact_uri, tracking_uri).download_artifacts(path, tmp)
         except Exception:  # noqa: BLE001 - stores raise various types for a missing file; the caller reports it
             return None
         return Path(local).read_text(encoding="utf-8")
 
 
-def _plan(parent: Run) -> dict:
+def _plan(parent: Run, tracking_uri: str | None = None) -> dict:
     """The parent's plan.json as the runner logged it (ablations/plan_record.py); {} when absent (older runs: the
     rows then keep their names, in alphabetical order, and a rerun of the study logs the plan)."""
-    text = _artifact_text(parent.info.artifact_uri, PLAN_ARTIFACT)
+    text = _artifact_text(parent.info.artifact_uri, PLAN_ARTIFACT, tracking_uri)
     if text is None:
         return {}
     try:
@@ -107,11 +127,11 @@ def _plan(parent: Run) -> dict:
         raise ReportError(f"{PLAN_ARTIFACT} of parent run {parent.info.run_id} is not valid JSON: {err}") from None
 
 
-def parent_record(parent: Run, walls: tuple[float, ...] = ()) -> ParentRecord:
+def parent_record(parent: Run, walls: tuple[float, ...] = (), tracking_uri: str | None = None) -> ParentRecord:
     return ParentRecord(run_id=parent.info.run_id, experiment_id=str(parent.info.experiment_id or ""),
                         start_time=parent.info.start_time or 0,
-                        tags={k: v for k, v in parent.data.tags.items() if k in PARENT_TAGS}, plan=_plan(parent),
-                        walls=walls)
+                        tags={k: v for k, v in parent.data.tags.items() if k in PARENT_TAGS},
+                        plan=_plan(parent, tracking_uri), walls=walls)
 
 
 def study_info(parent: Run) -> StudyInfo:
@@ -141,13 +161,17 @@ def parse_predictions(text: str, source: str) -> Predictions:
     return Predictions(ids=tuple(ids), counts=np.asarray(rows, dtype=np.int64).reshape(-1, 3), labels=tuple(labels))
 
 
-def _predictions(trial: Trial) -> Predictions | None:
-    text = _artifact_text(trial.artifact_uri, PREDICTIONS_ARTIFACT)  # a missing file is stated in the notes
+def _predictions(trial: Trial, tracking_uri: str | None = None) -> Predictions | None:
+    # a missing file is stated in the notes
+    text = _artifact_text(trial.artifact_uri, PREDICTIONS_ARTIFACT, tracking_uri)
     return None if text is None else parse_predictions(text, f"run {trial.run_id} {PREDICTIONS_ARTIFACT}")
 
 
-def _history(client: MlflowClient, run_id: str, keys) -> dict[str, list[tuple[int, float]]]:
-    return {key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key)) for key in keys}
+def _history(client: MlflowClient, run: Run, keys) -> dict[str, list[tuple[int, float]]]:
+    """Each key's values by step, scores in [0, 1] (as _fractions)."""
+    divide = 100 if run.data.tags.get(SCALE_TAG) == POINTS else 1
+    return {key: sorted((m.step, m.value / divide if is_score(key) else m.value)
+                        for m in client.get_metric_history(run.info.run_id, key)) for key in keys}
 
 
 def _quote(value: str) -> str:
@@ -165,6 +189,7 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
     trial_runs = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'")
     parents = _find_runs(client, f"{base} AND tags.`{ROLE_TAG}` = '{STUDY_ROLE}'")
     trials = [trial_from_run(run) for run in trial_runs]
+    runs = {run.info.run_id: run for run in trial_runs}
     chosen = choose_preset(study, [t.preset for t in trials], preset)
     trials = [t for t in trials if t.preset == chosen]
     parents = [p for p in parents if p.data.tags.get(PRESET_TAG) == chosen]
@@ -174,12 +199,13 @@ def read_source(client: MlflowClient, study: str, preset: str | None = None,
     parent = max(parents, key=lambda r: (r.info.start_time or 0, r.info.run_id))
     walls = tuple(m.value for m in sorted(client.get_metric_history(parent.info.run_id, WALL_METRIC),
                                           key=lambda m: (m.step, m.timestamp)))
-    source = StudySource(study, chosen, parent_record(parent, walls), len(parents), trials)
+    uri = client.tracking_uri  # where an mlflow-artifacts: URI is served from
+    source = StudySource(study, chosen, parent_record(parent, walls, uri), len(parents), trials)
     counted, _, _ = select_trials(trials)
     for trial in counted:
-        source.predictions[trial.run_id] = _predictions(trial)
+        source.predictions[trial.run_id] = _predictions(trial, uri)
         keys = sorted(k for k in trial.metrics if k.startswith("epoch_")) if every_epoch_metric else HISTORY_KEYS
-        source.histories[trial.run_id] = _history(client, trial.run_id, keys)
+        source.histories[trial.run_id] = _history(client, runs[trial.run_id], keys)
     return source
 
 

@@ -38,6 +38,8 @@ class Trial:
     artifact_uri: str = ""  # where the run's artifacts (reports.contract.PREDICTIONS_ARTIFACT) live; "" in an export
     experiment_id: str = ""  # for links to the run in the MLflow UI
     commit: str | None = None  # the code that trained it (reports.contract.COMMIT_TAG)
+    stopped_early: str | None = None  # "epoch E/N" when the scheduler stopped it (reports.contract.STOPPED_EARLY_TAG)
+    optuna_trial: int | None = None  # a search's trial: its number in its Optuna study (OPTUNA_TRIAL_TAG)
 
     @property
     def cell(self) -> tuple[str, str]:
@@ -66,10 +68,12 @@ class StudyInfo:
     sweep_points: dict[str, dict[str, str]] = field(default_factory=dict)  # grid row -> its swept values, as labelled
     search: str = "grid"  # the study's search.algorithm: grid | optuna
     swept: tuple[str, ...] = ()  # the study's sweep keys, in file order
+    log_scaled: tuple[str, ...] = ()  # swept keys sampled on a log scale (plan.json's space: loguniform, logint)
     experiment_id: str = ""  # the parent run's experiment, for links to it
     reference: str | None = None  # the study file's report.reference: the row the others are compared with
     margin: float | None = None  # report.margin: the smallest F1 difference that matters, in points (None: default)
     until_resolved: int | None = None  # report.until_resolved: the seed cap of a study that adds seeds (looks.py)
+    redundant: tuple[dict, ...] = ()  # rows not run: they cannot differ from another row here (ablations/redundant.py)
     # what the runner recorded on the parent run, for the results page (reports.contract):
     command: str | None = None
     machine: str | None = None

@@ -1,4 +1,5 @@
-"""The study's summary for its parent run: best dev F1 per dataset and the test F1 of that choice, trial counts.
+"""The study's summary for its parent run: best dev F1 per dataset and the test F1 of that choice (x100, in points),
+trial counts.
 
 Selection is on dev, as DESIGN.md says: the summary's test F1 is that of the variant (grid studies: mean over its
 seeds) or trial (searches) with the best dev F1, never the best test F1.
@@ -50,8 +51,8 @@ def summary(data: StudyData, tidy: pd.DataFrame) -> tuple[dict[str, float], dict
     tags = {"summary.trials": f"{len(data.trials)} counted, {len(data.failed)} failed"}
     for dataset, best in best_per_dataset(data, tidy).items():
         key = _metric_key(dataset)
-        metrics[f"best_dev_f1.{key}"] = best["dev_f1"]
-        metrics[f"best_test_f1.{key}"] = best["test_f1"]
+        metrics[f"best_dev_f1.{key}"] = 100 * best["dev_f1"]  # in points, as every score MLflow shows
+        metrics[f"best_test_f1.{key}"] = 100 * best["test_f1"]
         tags[f"summary.best.{key}"] = best["variant"] + (f" (run {best['run_id']})" if best["run_id"] else "")
     return metrics, tags
 

@@ -10,8 +10,8 @@ import pandas as pd
 from reports.comparisons import verdict_against, verdict_caption
 from reports.names import COST_PARAMS, dataset_name, file_stem, param_name
 from reports.records import ReportError, StudyData
-from reports.rows import REFERENCE, planned, reference_variant, sweep_rows, variant_order
 from reports.contract import GRADIENT_PREFIXES
+from reports.rows import REFERENCE, planned, reference_variant, runs_of, sweep_rows, variant_order
 from reports.selection import failed_notes, images_note, precision_note
 from reports.table_model import Column, NumberCell, Row, ScoreCell, Table, mark_best
 from reports.tidy import cell_stats
@@ -30,6 +30,11 @@ def _spread_text(data: StudyData) -> str:
         return (f"Each cell is the mean ± sample standard deviation over the seeds its row ran: {seeds_text(data)} "
                 f"planned, more (up to {data.info.until_resolved}, n=k says how many) for rows whose comparison was "
                 "undetermined.")
+    if n == 1 and max(len(runs_of(data, t.variant, t.dataset)) for t in data.trials) > 1:
+        # a parent run that names fewer seeds than its cells hold (one written before it accumulated its runs')
+        ran = ", ".join(map(str, sorted({t.seed for t in data.trials})))
+        return (f"Each cell is the mean ± sample standard deviation over the seeds its row ran ({ran}; n=k says how "
+                "many where the study's parent run names fewer).")
     if n == 1:
         return f"Each cell is a single run (seed {data.info.seeds[0]}): no spread over seeds is available."
     return (f"Each cell is the mean ± sample standard deviation over {seeds_text(data)}; a cell with fewer seeds "
@@ -44,9 +49,12 @@ def score_caption(data: StudyData, subject: str) -> str:
 
 def study_notes(data: StudyData) -> list[str]:
     """Notes every table of the study carries: selection decisions, failed trials, runs without images, the
-    precision the runs trained in."""
+    precision the runs trained in, rows not run because they cannot differ from another."""
     notes = (images_note(data.trials), precision_note(data.trials))
-    return [*data.notes, *failed_notes(data.failed), *(note for note in notes if note)]
+    redundant = [f"{r.get('label')} was not run on {dataset_name(str(r.get('dataset')))}: it cannot differ from "
+                 f"{r.get('same_as')} there ({r.get('why')}); --run-redundant runs it." for r in data.info.redundant
+                 if not runs_of(data, r.get("label"), r.get("dataset"))]  # runs from before it was left out: shown
+    return [*data.notes, *failed_notes(data.failed), *(note for note in notes if note), *redundant]
 
 
 def _score_cell(stats: dict | None, score: str, n_expected: int) -> ScoreCell:

@@ -28,6 +28,12 @@ def tidy_frame(data: StudyData) -> pd.DataFrame:
     return frame.sort_values(["variant", "dataset", "seed", "split"], kind="stable").reset_index(drop=True)
 
 
+def tidy_csv(tidy: pd.DataFrame) -> str:
+    """tidy.csv: the frame with P/R/F1 x100, in points, as every score a person reads (reports.contract)."""
+    return tidy.assign(**{s: 100 * tidy[s] for s in SCORES}).to_csv(index=False, lineterminator="\n",
+                                                                     float_format="%.6g")
+
+
 def aggregate(tidy: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Per (variant, dataset): mean and sample std (ddof=1) of P/R/F1 and step time, and n seeds.
 

@@ -209,6 +209,15 @@ class Config:
                 flat[f"data.{name}"] = prefix
         return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]
 
+    def without_effect(self) -> dict[str, str]:
+        """Keys whose value cannot change what this config trains, each with the reason: a part the data cannot
+        switch on, which the model (shapca/model.py) switches off whatever its key says. Two configs equal but for
+        these train the same model."""
+        if self.data.image != "none":
+            return {}
+        reason = "no images here (data.image=none): the model sets the context-image alignment weight to 0"
+        return {"align.context_image": reason, "data.image_dir": reason}
+
 
 SECTIONS = ("data", "model", "shapley", "align", "train")
 # Keys that say where things are or how to run them, not what is computed: left out of a run's identity.

@@ -63,15 +63,19 @@ def _runner_ready() -> bool:
 
 
 def _study_runs(mlflow_url: str, study: str) -> tuple[list, list]:
-    """The study's parent runs and the children of the newest one, found by tags as docs/tracking.md lays out."""
+    """The study's parent runs and the trial runs of the newest one (directly under it, or under one of its table's
+    row runs once the tables are built), found by tags as docs/tracking.md lays out."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_url)
     experiments = [e.experiment_id for e in client.search_experiments()]
     parents = client.search_runs(experiments, f"tags.`shapca.role` = 'study' and tags.study = '{study}'")
-    children = client.search_runs(experiments, f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'") \
-        if parents else []
-    return parents, children
+    if not parents:
+        return parents, []
+    under = {parents[0].info.run_id} | {r.info.run_id for r in client.search_runs(
+        experiments, f"tags.`shapca.role` = 'row' and tags.mlflow.parentRunId = '{parents[0].info.run_id}'")}
+    trials = client.search_runs(experiments, f"tags.`shapca.role` = 'trial' and tags.study = '{study}'")
+    return parents, [t for t in trials if t.data.tags.get("mlflow.parentRunId") in under]
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ class _Writer:
 
     def parent(self, study: str, preset: str, kind: str, seeds: str, datasets: str, params: str = "",
                rows: list[dict] | None = None, search: str = "grid", swept: tuple = (),
-               reference: str | None = None, report: dict | None = None) -> str:
+               reference: str | None = None, report: dict | None = None, space: dict | None = None) -> str:
         """The study's parent run; with rows ({label[, datasets][, swept]}, in the study's order), the plan too
         (plan.json, as ablations/plan_record.py writes it; a row without datasets is planned on all of them);
         report: more keys of the study file's report (margin, until_resolved)."""
@@ -123,7 +123,8 @@ class _Writer:
                     "rows": [{"label": r["label"], "overrides": {}, "swept": r.get("swept", {}), "components": None,
                               "datasets": r.get("datasets") or datasets.split(",")} for r in rows],
                     "report": {"kind": kind, "params": [p for p in params.split(",") if p],
-                               **({"reference": reference} if reference else {}), **(report or {})}}
+                               **({"reference": reference} if reference else {}), **(report or {})},
+                    **({"space": space} if space else {})}
             self.client.log_dict(run_id, plan, PLAN_ARTIFACT)
         self.client.set_terminated(run_id, "FINISHED", end_time=self.clock + 500)
         self.store.parents[f"{study}/{preset}"] = run_id
@@ -133,13 +134,14 @@ class _Writer:
               config_hash: str | None = None, components: dict[str, int] | None = None,
               params: dict[str, str] | None = None, step_time: float = 0.05, status: str = "FINISHED",
               error: str | None = None, test_metrics: bool = True, images: str = "features", key: int = 0,
-              task: str | None = None, epochs: int = 3) -> str:
+              task: str | None = None, epochs: int = 3, extra_tags: dict[str, str] | None = None) -> str:
         from mlflow.entities import Metric, Param
 
         config_hash = config_hash or f"h-{study}-{variant}".replace(" ", "").replace("/", "")
         tags = {"shapca.role": "trial", "study": study, "preset": preset, "variant": variant, "dataset": dataset,
                 "seed": str(seed), "config_hash": config_hash, "trial_hash": f"{config_hash}-{dataset}-s{seed}",
                 "images": images, "mlflow.parentRunId": self.store.parents[f"{study}/{preset}"]}
+        tags |= extra_tags or {}
         if components is not None:
             tags["components"] = json.dumps(components, sort_keys=True)
         if error:
@@ -264,11 +266,17 @@ SEARCH = {"train.lr": {"loguniform": [1.0e-5, 1.0e-4]}, "align.tau": {"logunifor
           "model.fusion_gate": {"choice": ["none", "scalar", "vector", "token"]}}
 
 
+def _described(distribution: dict) -> str:
+    """A distribution as plan.json's space writes it (ablations/schema.py Distribution.describe)."""
+    ((kind, values),) = distribution.items()
+    return f"{kind} [{', '.join(values)}]" if kind == "choice" else f"{kind}({values[0]:g}, {values[1]:g})"
+
+
 def _populate_search(w: _Writer) -> None:
     """An Optuna search as search_spaces/hpo.yaml runs it (report kind sweep, search optuna), on an NER and an RE
     dataset, with labelled predictions; F1 depends mostly on the fusion gate, some trials stopped after 1 epoch."""
     w.parent("search", "cpu", "sweep", "1", "twitter2017,mnre", params=",".join(SEARCH), rows=[], search="optuna",
-             swept=tuple(SEARCH))
+             swept=tuple(SEARCH), space={k: _described(d) for k, d in SEARCH.items()})
     rng = np.random.default_rng(5)
     gates = SEARCH["model.fusion_gate"]["choice"]
     for dataset, task in (("twitter2017", "ner"), ("mnre", "re")):
@@ -277,8 +285,13 @@ def _populate_search(w: _Writer) -> None:
                       "shapley.samples": int(2 ** rng.integers(0, 7)), "model.fusion_gate": gates[index % 4]}
             label = ", ".join(f"{k}={format(v, '.4g') if isinstance(v, float) else v}" for k, v in values.items())
             quality = 0.4 + 0.1 * gates.index(values["model.fusion_gate"]) + 0.02 * index
-            w.trial("search", label, dataset, 1, quality=quality, task=task, epochs=1 if index % 3 == 0 else 3,
-                    params={k: str(v) for k, v in values.items()}, key=100 + index + 20 * (task == "re"))
+            stopped = index % 3 == 0  # ASHA stopped it after its first epoch
+            # MNRE's runs name their Optuna trial (as the runner tags them); Twitter-2017's, logged before that, not
+            extra = {"stopped_early": "epoch 1/3"} if stopped else {}
+            extra |= {"optuna_trial": str(index)} if task == "re" else {}
+            w.trial("search", label, dataset, 1, quality=quality, task=task, epochs=1 if stopped else 3,
+                    params={k: str(v) for k, v in values.items()}, key=100 + index + 20 * (task == "re"),
+                    extra_tags=extra)
 
 
 def _skip_fsync_under(root: Path) -> None:

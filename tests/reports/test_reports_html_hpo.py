@@ -15,6 +15,7 @@ from reports.hpo import epsilon_squared
 from reports.mlflow_source import load_study
 from reports.plots import curves_figure, fit_legend, spread_label, sweep_figure
 from reports.hpo_plots import parallel_figure
+from reports.links import run_url
 from reports.records import Predictions, ReportError
 from reports.tidy import aggregate, tidy_frame
 
@@ -33,7 +34,7 @@ class _Page(HTMLParser):
             self.images.append(attrs.get("src", ""))
         if tag == "a":
             self.links.append(attrs.get("href", ""))
-        if tag in ("script", "link", "iframe") or (tag in ("img", "script") and "://" in attrs.get("src", "")):
+        if tag in ("link", "iframe") or (tag in ("img", "script") and "://" in attrs.get("src", "")):
             self.external.append(tag)
         if tag == "section":
             self.sections.append(attrs.get("id"))
@@ -63,8 +64,8 @@ def test_html_report_is_self_contained_with_tables_figures_and_run_links(study, 
     data = load_study(client, study)
     run_links = [link for link in page.links if "/runs/" in link]
     for trial in data.trials + data.failed:
-        expected = f"http://127.0.0.1:5000/#/experiments/{trial.experiment_id}/runs/{trial.run_id}"
-        assert expected in run_links, trial.describe()
+        expected = run_url("http://127.0.0.1:5000", trial.experiment_id, trial.run_id)
+        assert expected in run_links and "workflowType=machine_learning" in expected, trial.describe()
     assert f"/#/experiments/{data.info.experiment_id}/runs/{data.info.parent_run_id}" in run_links[0]
 
 
@@ -75,8 +76,8 @@ def test_html_report_and_summary_are_on_the_parent_run(built, fixture_store):
     run = client.get_run(parent)
     best = (built["search"][0] / "hpo_best.csv").read_text().splitlines()
     twitter = next(line for line in best if line.startswith("Twitter-2017,"))
-    assert f"{100 * run.data.metrics['best_dev_f1.twitter2017']:.4f}" in twitter
-    assert f"{100 * run.data.metrics['best_test_f1.twitter2017']:.4f}" in twitter
+    assert f"{run.data.metrics['best_dev_f1.twitter2017']:.4f}" in twitter  # in points, as the CSV
+    assert f"{run.data.metrics['best_test_f1.twitter2017']:.4f}" in twitter
     assert run.data.metrics["trials_counted"] == 20 and run.data.metrics["trials_failed"] == 0
     assert run.data.tags["summary.trials"] == "20 counted, 0 failed"
     assert "model.fusion_gate=" in run.data.tags["summary.best.mnre"]
@@ -89,9 +90,15 @@ def test_search_gets_search_tables_not_one_parameter_sweeps(built):
     names = sorted(p.stem for p in folder.glob("*.csv"))
     assert names == ["breakdown_mnre", "breakdown_twitter2017", "hpo_best", "hpo_importance", "hpo_trials", "tidy"]
     assert not list(folder.glob("fig_sweep_*"))
-    trials = (folder / "hpo_trials.md").read_text().splitlines()
-    ranks = [line.split(" | ")[0] for line in trials if line.startswith("| #")]
-    assert ranks == [f"| #{i}" for i in range(1, 11)] * 2  # ranked per dataset
+    trials = [line.split(" | ") for line in (folder / "hpo_trials.md").read_text().splitlines()
+              if line.startswith("| #")]
+    for dataset in ("Twitter-2017", "MNRE"):  # each its own Optuna study: its trials #0 to #9, by dev F1
+        rows = [row for row in trials if row[1] == dataset]
+        assert sorted(int(row[0].removeprefix("| #")) for row in rows) == list(range(10))
+        dev = [float(row[-3].strip("*<u>/")) for row in rows]
+        assert dev == sorted(dev, reverse=True)
+    stopped = [row for row in trials if row[7] == "1 of 3, stopped early"]
+    assert len(stopped) == 8  # the fixture's trials ASHA stopped (tag stopped_early), 4 per dataset
     importance = (folder / "hpo_importance.md").read_text()
     gate = next(line for line in importance.splitlines() if line.startswith("| fusion gate"))
     assert gate.count("**") == 4  # the fixture's F1 depends mostly on the gate: most important on both datasets
@@ -175,6 +182,10 @@ def test_parallel_coordinates_draw_one_line_per_trial_and_no_legend(fixture_stor
     axes = figure.axes[0]
     trial_lines = [line for line in axes.get_lines() if line.get_marker() == "o"]  # the rest are the value axes
     assert len(trial_lines) == 10 and axes.get_legend() is None
-    assert [t.get_text() for t in axes.get_xticklabels()] == ["learning rate", "temperature τ", "Shapley samples M",
-                                                              "fusion gate", "dev F1 ×100"]
+    # the study's space samples the first three on a log scale (plan.json), so their axes are logarithmic
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["learning rate (log)", "temperature τ (log)",
+                                                              "Shapley samples M (log)", "fusion gate", "dev F1 ×100"]
+    logs = np.log10([float(t.params["train.lr"]) for t in data.trials if t.dataset == "mnre"])
+    expected = sorted((logs - logs.min()) / (logs.max() - logs.min()))
+    assert np.allclose(sorted(line.get_ydata()[0] for line in trial_lines), expected)  # evenly in log10(lr)
     assert len(figure.axes) == 2  # the plot and its colour bar

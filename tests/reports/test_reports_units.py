@@ -1,6 +1,7 @@
 """Aggregation, run selection, formatting and marks of the report builder, on in-memory records (no MLflow)."""
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from reports.attribution_table import attribution_table
+from reports.build import kind_tables
 from reports.intervals import Comparison
 from reports.records import Predictions, ReportError, StudyData, StudyInfo, Trial
 from reports.render import latex_escape, to_csv, to_latex, to_markdown
@@ -260,6 +262,31 @@ def test_leave_one_out_ablation_states_missing_coalitions_compactly():
     assert ("Twitter-2017: 26 of 32 coalitions missing; only {a, b, c, d}, {a, b, c, e}, {a, b, d, e}, "
             "{a, c, d, e}, {b, c, d, e}, {a, b, c, d, e} were run") in " ".join(table.notes)
     assert all(c.value is None for row in table.rows for c in row.cells if isinstance(c, NumberCell))
+
+
+def test_an_ablation_report_leaves_out_the_attribution_it_cannot_fill_and_says_who_fills_it():
+    players = ("context", "fusion", "shapley")
+    trials = [make_trial("full", components={p: 1 for p in players})]
+    trials += [make_trial(f"w/o {p}", f1=0.6, components={q: int(q != p) for q in players}) for p in players]
+    data = make_data(trials, seeds=(1,), kind="ablation")
+    (table,) = kind_tables(data, aggregate(tidy_frame(data)))
+    assert table.name == "ablation"
+    assert ("No Shapley attribution of F1 to the components (context, fusion, shapley): it needs a run of each of "
+            "their 8 combinations, and this study ran 4. A study of report kind factorial") in " ".join(table.notes)
+    every = [make_trial("w/o " + ", ".join(sorted(set(players) - set(c))) if len(c) < 3 else "full", f1=0.5 + 0.1 *
+                        len(c), components={p: int(p in c) for p in players})
+             for c in itertools.chain.from_iterable(itertools.combinations(players, k) for k in range(4))]
+    data = make_data(every, seeds=(1,), kind="ablation")  # an ablation that ran every combination gets it
+    assert [t.name for t in kind_tables(data, aggregate(tidy_frame(data)))] == ["ablation", "attribution"]
+
+
+def test_a_row_not_run_because_it_cannot_differ_is_named_under_the_table():
+    data = make_data([make_trial("full"), make_trial("w/o fusion", f1=0.6)], seeds=(1,))
+    data.info = replace(data.info, redundant=({"label": "w/o context-image alignment", "dataset": "twitter2017",
+                                               "same_as": "full", "why": "align.context_image=0.0 has no effect"},))
+    notes = main_table(data, aggregate(tidy_frame(data))).notes
+    assert ("w/o context-image alignment was not run on Twitter-2017: it cannot differ from full there "
+            "(align.context_image=0.0 has no effect); --run-redundant runs it.") in notes
 
 
 def test_error_summary_takes_the_exception_line_of_a_ray_traceback():

@@ -44,7 +44,7 @@ def test_grid_study_survives_a_worker_failure_records_a_failed_trial_and_skips_o
         assert k.info.status == "FINISHED"
         assert [m.step for m in client.get_metric_history(k.info.run_id, "epoch_dev_f1")] == [1, 2]
         assert {"test_f1", "dev_f1", "best_epoch", "step_time_s"} <= set(k.data.metrics)
-        assert 0.0 <= k.data.metrics["test_f1"] <= 1.0
+        assert 0.0 <= k.data.metrics["test_f1"] <= 100.0 and k.data.tags["score_scale"] == "points"
         assert k.data.params["align.alignment"] == name
         arts = [a.path for a in client.list_artifacts(k.info.run_id, "predictions")]
         assert arts == ["predictions/test.html", "predictions/test.jsonl"]  # the rows, and the page that shows them
@@ -112,7 +112,7 @@ def test_optuna_study_with_asha_resumes_after_the_driver_is_killed(ray_local, tm
         assert k.data.tags["variant"].startswith("align.tau=")
         assert "test_f1" in k.data.metrics
     journal = tmp_path / "runs" / "e2e_optuna-full" / "optuna-twitter2017-seed1.journal"
-    study = optuna.load_study(study_name="optuna-twitter2017-seed1",
+    study = optuna.load_study(study_name="e2e_optuna-full-twitter2017-seed1",  # <study>-<preset>-<dataset>-seed<k>
                               storage=JournalStorage(JournalFileBackend(str(journal))))
     assert study.metric_names == ["dev_f1"]
     states = [t.state.name for t in study.trials]
@@ -120,12 +120,18 @@ def test_optuna_study_with_asha_resumes_after_the_driver_is_killed(ray_local, tm
     interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
     # the trial the killed driver was running, if it had started one: pruned (stopped early), not failed
     assert len(interrupted) <= 1 and all(t.state.name == "PRUNED" for t in interrupted)
-    run_ids = {k.info.run_id for k in kids}
+    runs = {k.info.run_id: k for k in kids}
     for t in study.trials:
         assert set(t.params) == {"align.tau", "model.fusion_gate"}  # plain config keys
         if not t.user_attrs.get("interrupted"):
-            assert t.user_attrs["mlflow_run_id"] in run_ids
-            assert t.intermediate_values  # one value per epoch
+            run = runs[t.user_attrs["mlflow_run_id"]]
+            assert run.data.tags["optuna_trial"] == str(t.number)  # the report's #k is optuna-dashboard's
+            # one value per epoch: that epoch's dev F1 in points, as MLflow's epoch_dev_f1 (not the running best)
+            epochs = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "epoch_dev_f1")}
+            assert t.intermediate_values and all(abs(v - epochs[step]) < 1e-6
+                                                 for step, v in t.intermediate_values.items())
+            if t.state.name == "COMPLETE":
+                assert abs(t.value - max(epochs.values())) < 1e-6  # the objective: the best epoch's
 
 
 @pytest.mark.parametrize("argv,message", [

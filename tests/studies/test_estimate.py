@@ -49,12 +49,14 @@ def test_concurrency_counts_everything_a_trial_reserves(workers, cpus, gpus, hav
     assert p.fitting(have) == expected
 
 
-def _run(status, variant, dev=None, minutes=2.0):
+def _run(status, variant, dev=None, minutes=2.0, start=0.0, tags=None, points=False):
     metrics = {} if dev is None else {"dev_f1": dev, "test_f1": dev - 0.01}
-    return SimpleNamespace(info=SimpleNamespace(status=status, run_id=f"id-{variant}", start_time=0,
-                                                end_time=int(minutes * 60000)),
-                           data=SimpleNamespace(metrics=metrics, tags={"variant": variant, "dataset": "twitter2017",
-                                                                       "seed": "1"}))
+    metrics = {k: 100 * v for k, v in metrics.items()} if points else metrics
+    tags = {"variant": variant, "dataset": "twitter2017", "seed": "1", **(tags or {}),
+            **({"score_scale": "points"} if points else {})}
+    return SimpleNamespace(info=SimpleNamespace(status=status, run_id=f"id-{variant}", start_time=int(start * 60000),
+                                                end_time=int((start + minutes) * 60000)),
+                           data=SimpleNamespace(metrics=metrics, tags=tags))
 
 
 class FakeRuns:
@@ -75,11 +77,20 @@ def smoke(name):
 
 
 def test_status_counts_best_and_eta():
-    kids = [_run("FINISHED", "a", 0.5), _run("FINISHED", "b", 0.6), _run("FAILED", "c")]
+    kids = [_run("FINISHED", "a", 0.5), _run("FINISHED", "b", 0.6, start=2, points=True), _run("FAILED", "c", start=4)]
     text = status(smoke("shapley_samples"), kids)  # 4 planned trials
     assert "4 planned | 2 finished | 0 running | 1 failed | 0 killed | 2 pending" in text
-    assert "dev F1 60.00 (test F1 59.00): b" in text
+    assert "dev F1 60.00 (test F1 59.00): b" in text  # b logged in points, a in fractions: one scale shown
     assert "about 4 min (2.0 min per trial, 1 at a time)" in text
+
+
+def test_status_counts_the_trials_that_ran_at_once_and_those_stopped_early():
+    """Two trials ran side by side and both ended: the study ran 2 at a time, though none runs now."""
+    kids = [_run("FINISHED", "a", 0.5), _run("FINISHED", "b", 0.3, start=1, tags={"stopped_early": "epoch 1/2"})]
+    text = status(smoke("shapley_samples"), kids)
+    assert "| 2 finished (1 stopped early) | 0 running |" in text
+    assert "(2.0 min per trial, 2 at a time)" in text
+    assert "stopped    b | twitter2017 | seed 1: early, after epoch 1/2 (best dev F1 30.00)" in text
 
 
 def test_what_is_left_skips_finished_grid_trials_and_counts_a_search_down():

@@ -88,11 +88,11 @@ def test_full_changes_nothing(tmp_path):
 def test_optuna_cuts_and_grace_period(tmp_path):
     study = load(tmp_path, OPTUNA)
     smoke = plan(study, "smoke")
-    assert smoke.study.search["num_samples"] == 3 and smoke.study.scheduler["grace_period"] == 1
+    assert smoke.study.search["num_samples"] == 3 and smoke.study.scheduler["grace_period"] == 2  # = its 2 epochs
     assert [u.budget for u in smoke.units] == [3]
     assert plan(study, "cpu").study.search["num_samples"] == 12
     assert plan(study, "full").study.scheduler["grace_period"] == 2
-    assert smoke.units[0].base.config.train.epochs == 1
+    assert smoke.units[0].base.config.train.epochs == 2
 
 
 def test_search_space_bounds_are_inclusive_in_optuna(tmp_path):
