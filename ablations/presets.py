@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ablations.rows import grid_point
 from ablations.schema import Study, StudyError
 
 
@@ -63,13 +64,19 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def spaced(items: list, n: int | None) -> list:
-    """At most n items, evenly spaced and always including the first and the last (n >= 2)."""
+def spaced(items: list, n: int | None, keep=None) -> list:
+    """At most n items, evenly spaced and always including the first and the last (n >= 2), and `keep` (an item,
+    the study's reference row) in place of the item nearest it: a cut study still has the row it compares with."""
     if n is None or len(items) <= n:
         return list(items)
     if n == 1:
-        return [items[0]]
-    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+        return [keep if keep in items else items[0]]
+    chosen = [round(i * (len(items) - 1) / (n - 1)) for i in range(n)]
+    if keep in items and items.index(keep) not in chosen:
+        at = items.index(keep)
+        inner = chosen[1:-1] or chosen
+        chosen[chosen.index(min(inner, key=lambda j: abs(j - at)))] = at
+    return [items[j] for j in sorted(chosen)]
 
 
 def select(study: Study, datasets=None, variants=None, seeds=None) -> tuple[Study, list[str]]:
@@ -118,16 +125,19 @@ def apply_preset(study: Study, preset: Preset) -> tuple[Study, list[str]]:
     if len(seeds) < len(study.seeds):
         cuts.append(f"seeds {len(study.seeds)} -> {len(seeds)} ({', '.join(map(str, seeds))})")
 
+    reference = study.report.get("reference")
+    point = grid_point(reference, study.sweep) or {}
     sweep = {}
     for key, dist in study.sweep.items():
-        values = tuple(spaced(list(dist.values), preset.max_grid_values)) if dist.kind == "grid" else dist.values
+        values = (tuple(spaced(list(dist.values), preset.max_grid_values, point.get(key)))
+                  if dist.kind == "grid" else dist.values)
         if len(values) < len(dist.values):
             cuts.append(f"{key} grid {len(dist.values)} -> {len(values)} values "
                         f"({', '.join(map(str, values))})")
         sweep[key] = dataclasses.replace(dist, values=values)
 
     on_kept = [v for v in study.variants if v.datasets is None or set(v.datasets) & set(datasets)]
-    variants = spaced(on_kept, preset.max_variants)
+    variants = spaced(on_kept, preset.max_variants, next((v for v in on_kept if v.name == reference), None))
     if len(variants) < len(study.variants):
         cuts.append(f"variants {len(study.variants)} -> {len(variants)} ({', '.join(v.name for v in variants)})")
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from ablations.schema import BASE_LABEL, Study, StudyError
-from shapca.config import format_assignments
+from shapca.config import ConfigError, format_assignments, parse_assignments
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,20 @@ def rows(study: Study, dataset: str) -> list[Row]:
     if not study.sweep and not study.variants:
         out.append(Row(BASE_LABEL, {}))
     return out
+
+
+def grid_point(label: str, sweep: dict) -> dict | None:
+    """The point of the sweep grid whose row is labelled `label` ("align.tau=0.1"), keys in the sweep's order; None
+    where the label names no point of it. Read without making the grid: a key's values are looked up."""
+    if not sweep or not isinstance(label, str):
+        return None
+    try:
+        point = parse_assignments([part for part in label.split(", ") if part])
+    except ConfigError:
+        return None
+    if set(point) != set(sweep) or any(sweep[k].kind != "grid" or point[k] not in sweep[k].values for k in sweep):
+        return None
+    return {k: point[k] for k in sweep}
 
 
 def row_count(study: Study, dataset: str) -> int:

@@ -15,9 +15,10 @@ import yaml
 from ablations.schema import (ALGORITHMS, AXES, DISTRIBUTIONS, KEY_TYPES, KEYS, METRICS, REQUIRED, SAMPLERS,
                               SCHEDULERS, STUDY_DIR, VARIANT_KEYS, Distribution, Study, StudyError, Variant,
                               check_components)
+from ablations.rows import grid_point
 from ablations.study_yaml import LineLoader, Reader, is_int, is_number
 from reports.contract import REPORT_KINDS
-from shapca.config import MAX_SEED, Config, ConfigError, format_value
+from shapca.config import MAX_SEED, Config, ConfigError, format_assignments, format_value
 from shapca.data.types import DATASETS
 
 
@@ -235,11 +236,13 @@ class _Parser(Reader):
             check_components(kind, variants, sweep, f"{self.at(data, 'variants')}")
         out = {"kind": kind, "params": list(params)}
         if "reference" in r:  # the row the others are compared with: ΔF1 and the paired test's marks
-            names = [v.name for v in variants]
-            if r["reference"] not in names:
+            names, point = [v.name for v in variants], grid_point(r["reference"], sweep)
+            if r["reference"] not in names and point is None:
+                grid = (f" or a point of the sweep grid, as its row label (e.g. "
+                        f"{format_assignments({k: d.values[0] for k, d in sweep.items()})!r})" if sweep else "")
                 self.fail(self.at(r, "reference", "report."), f"must name one of the variants "
-                          f"({', '.join(map(repr, names)) or 'none here'}), got {r['reference']!r}")
-            out["reference"] = r["reference"]
+                          f"({', '.join(map(repr, names)) or 'none here'}){grid}, got {r['reference']!r}")
+            out["reference"] = r["reference"] if point is None else format_assignments(point)
         if "margin" in r:  # the smallest F1 difference that matters: equivalence is read within it (statistics.md)
             if not is_number(r["margin"]) or not 0 < r["margin"] < 100:
                 self.fail(self.at(r, "margin", "report."), f"must be F1 points in (0, 100), got {r['margin']!r}")

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import yaml
 
 from ablations import launch
-from ablations.callbacks import MLflowTrials, Progress
+from ablations.callbacks import MLflowTrials
+from ablations.progress_line import Progress
 from ablations.launch import Outcome
 from ablations.options import Options
 from ablations.plan import make_plan
@@ -49,7 +50,7 @@ def _trials(tmp_path):
 
 def test_a_failed_trial_shows_its_cause_in_the_progress_line_the_summary_and_its_error_tag(tmp_path, capsys):
     trials = _trials(tmp_path)
-    outbox, progress = Recording(), Progress(2, "best_dev_f1")
+    outbox, progress = Recording(), Progress(2, "best_dev_f1", epochs=4)
     callback = MLflowTrials(outbox)
     for trial in trials:
         callback.on_trial_start(0, [], trial)
@@ -67,7 +68,7 @@ def test_a_failed_trial_shows_its_cause_in_the_progress_line_the_summary_and_its
 
 def test_a_checkpoint_set_aside_is_shown_and_tagged_on_the_trials_run(tmp_path, capsys):
     trial = _trials(tmp_path)[0]
-    outbox, progress = Recording(), Progress(2, "best_dev_f1")
+    outbox, progress = Recording(), Progress(2, "best_dev_f1", epochs=4)
     callback = MLflowTrials(outbox)
     callback.on_trial_start(0, [], trial)
     result = {"epoch": 1, "dev_f1": 0.5, SET_ASIDE_KEY: "runs/trials/t/state.pt.unreadable-20261206-170000"}

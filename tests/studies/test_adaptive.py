@@ -1,4 +1,5 @@
 """--until-resolved: rounds of added seeds for the undetermined rows and their reference, and the dry run's power."""
+import dataclasses
 import types
 
 import pytest
@@ -28,7 +29,13 @@ def test_the_reference_row_is_the_one_the_tables_compare_with():
     assert adaptive.reference_row(plan_of()) == "full"
     assert adaptive.reference_row(plan_of("context_generator")) == "none"
     assert adaptive.reference_row(plan_of("main")) == "Shap-CA"
-    assert adaptive.reference_row(plan_of("temperature")) is None
+    assert adaptive.reference_row(plan_of("temperature")) == "align.tau=0.1"  # a point of the grid
+    assert adaptive.reference_row(without_reference(plan_of("temperature"))) is None
+
+
+def without_reference(plan):
+    report = {k: v for k, v in plan.study.report.items() if k != "reference"}
+    return dataclasses.replace(plan, study=dataclasses.replace(plan.study, report=report))
 
 
 class Looks:
@@ -80,4 +87,4 @@ def test_a_round_that_finishes_nothing_ends_the_rounds(monkeypatch, capsys):
 def test_the_dry_run_says_there_is_no_history_where_the_store_has_none():
     lines = adaptive.power_lines(plan_of(), "")
     assert len(lines) == 5 and all("no power estimate" in line for line in lines)
-    assert adaptive.power_lines(plan_of("temperature"), "") == []
+    assert adaptive.power_lines(without_reference(plan_of("temperature")), "") == []

@@ -112,7 +112,10 @@ def test_valid_examples_load_and_plan(tmp_path):
     (edit(GRID, report={"kind": "sweep", "params": ["train.lr"]}), ["report.params", "'train.lr' is not swept"]),
     (edit(GRID, report={"kind": "sweep"}), ["report.kind", "needs params"]),
     (edit(GRID, report={"kind": "sweep", "params": ["align.tau"], "reference": "exact"}),
-     ["report.reference", "must name one of the variants", "got 'exact'"]),
+     ["report.reference", "must name one of the variants", "or a point of the sweep grid", "'align.tau=0.05'",
+      "got 'exact'"]),
+    (edit(GRID, report={"kind": "sweep", "params": ["align.tau"], "reference": "align.tau=0.3"}),  # not on the grid
+     ["report.reference", "got 'align.tau=0.3'"]),
     (edit(GRID, report=None), ["missing required key 'report'"]),
     (edit(GRID, datasets=["twitter2016"]), ["datasets", "unknown dataset 'twitter2016'"]),
     (edit(GRID, datasets=["mnre", "mnre"]), ["datasets", "twice"]),

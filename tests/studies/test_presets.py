@@ -53,6 +53,28 @@ def test_spaced_keeps_first_and_last():
     assert spaced(["a", "b"], 1) == ["a"]
 
 
+def test_spaced_keeps_the_reference_in_place_of_the_item_nearest_it():
+    taus = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    assert spaced(taus, 4) == [0.01, 0.05, 0.2, 1.0]
+    assert spaced(taus, 4, 0.1) == [0.01, 0.1, 0.2, 1.0]  # 0.05 (nearest, inner) gave way; first and last stay
+    assert spaced(taus, 4, 0.2) == spaced(taus, 4) and spaced(taus, 4, 9.9) == spaced(taus, 4)
+    assert spaced(["a", "b", "c"], 1, "c") == ["c"]
+
+
+def test_a_cut_grid_keeps_the_point_the_study_compares_with(tmp_path):
+    data = {k: v for k, v in STUDY.items() if k != "variants"}
+    study = load(tmp_path, {**data, "sweep": {"align.tau": STUDY["sweep"]["align.tau"]},
+                            "report": {"kind": "sweep", "params": ["align.tau"], "reference": "align.tau=0.1"}})
+    cut, _ = apply_preset(study, PRESETS["smoke"])
+    assert cut.sweep["align.tau"].values == (0.01, 0.1) and cut.report["reference"] == "align.tau=0.1"
+
+
+def test_cut_variants_keep_the_one_the_study_compares_with(tmp_path):
+    study = load(tmp_path, {**STUDY, "report": {"kind": "sweep", "params": ["align.tau"], "reference": "b"}})
+    cut, _ = apply_preset(study, PRESETS["smoke"])
+    assert [v.name for v in cut.variants] == ["b", "c"]  # b in place of a, the first of a, b, c
+
+
 def test_smoke_cuts(tmp_path):
     study = load(tmp_path, STUDY)
     smoke, cuts = apply_preset(study, PRESETS["smoke"])

@@ -35,7 +35,9 @@ def test_run_redundant_runs_them_and_says_so():
 
 def test_with_images_the_row_differs(tmp_path):
     study = yaml.safe_load((load_study("ablation").path).read_text())
-    study["base"]["data.image"] = "features:mnre_vit.npz"
+    features = tmp_path / "mnre_vit.npz"  # planned files must exist (their content is pinned): any bytes do here
+    features.write_bytes(b"features")
+    study["base"]["data.image"] = f"features:{features}"
     path = tmp_path / "ablation.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
     made = make_plan(load_study(str(path)), Options(study=str(path), preset="cpu"))
