@@ -144,6 +144,10 @@ def _run(plan, replan, options, uri, runs, lease, resources, started) -> int:
     t0 = time.time()
     try:
         with store_errors(uri):
+            orphans = runs.end_orphans()  # this start holds the lease: no live start runs them
+            if orphans:
+                print(f"tracking: {orphans} trial run(s) left RUNNING by an earlier start that ended without ending "
+                      "them are now KILLED (this start or a later one continues those it plans)", flush=True)
             parent_id = runs.parent({REPORT_KIND_TAG: report.get("kind", "sweep"),
                                      REPORT_PARAMS_TAG: ",".join(report.get("params", [])),
                                      SEEDS_TAG: ",".join(map(str, plan.study.seeds)),

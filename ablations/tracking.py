@@ -30,6 +30,7 @@ EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 TRIALS, PARENTS = f"tags.`{ROLE_TAG}` = '{TRIAL_ROLE}'", f"tags.`{ROLE_TAG}` = '{STUDY_ROLE}'"  # search filters
 # on a trial's run: the start of the study (its token) that last opened it; only that start ends the run
 DRIVER_TAG = "shapca.driver"
+ENDED_BY_TAG = "shapca.ended_by"  # on a trial's run a later start ended KILLED: its own start died without ending it
 
 def run_name(tags: dict) -> str:
     """A child run's name, short enough for MLflow's runs table: "M=16 · t17 · s1". The full label stays in the
@@ -141,6 +142,17 @@ class StudyRuns:
     def trial_runs(self, status: str | None = None) -> list:
         """The runs of this study's trials (of one run status, e.g. FINISHED, when given)."""
         return self._search(TRIALS + (f" and attributes.status = '{status}'" if status else ""))
+
+    def end_orphans(self) -> int:
+        """Ends KILLED the trial runs an earlier start left RUNNING (it died without ending them: killed outright, its
+        machine lost). Called by the start that holds the study's lease, so no live start runs them; a later run of
+        the same command reopens any it plans. Returns how many."""
+        orphans = self.trial_runs("RUNNING")
+        for run in orphans:
+            self.client.set_tag(run.info.run_id, ENDED_BY_TAG, f"a later start of the study ({self.token}): the "
+                                "start that ran it ended without ending it")
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+        return len(orphans)
 
     def done_hashes(self) -> set[str]:
         return {r.data.tags[TRIAL_HASH_TAG] for r in self.trial_runs("FINISHED") if TRIAL_HASH_TAG in r.data.tags}

@@ -13,7 +13,7 @@ import pytest
 
 from ablations import lease as lease_module
 from ablations.lease import BEAT_TAG, LEASE_PARAM, StudyBusy, StudyLease, holder_of
-from ablations.tracking import StudyRuns
+from ablations.tracking import ENDED_BY_TAG, StudyRuns
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,3 +153,24 @@ def test_a_stopped_start_never_marks_a_finished_run_killed(store, study):
     runs.finish(run_id, "FINISHED")
     runs.finish(run_id, "KILLED")  # e.g. a close of unfinished trials that came late
     assert runs.client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_trial_runs_a_dead_start_left_running_are_ended_killed_by_the_next_holder(store, study):
+    dead = _runs(store, study)
+    dead.use_parent(StudyLease(dead).take())  # a start killed outright: it never releases, never ends its runs
+    dead.parent({})
+    orphan, _ = dead.child("h-orphan", {"variant": "w/o context", "seed": "5"}, {})
+    finished, _ = dead.child("h-done", {"variant": "full", "seed": "1"}, {})
+    dead.finish(finished, "FINISHED")
+    _claim(dead, dead._parent, 2, pid=2 ** 22 + 17)  # its process is gone (no such pid)
+    later = _runs(store, study)
+    held = StudyLease(later)
+    later.use_parent(held.take())
+    try:
+        assert later.end_orphans() == 1
+        run = later.client.get_run(orphan)
+        assert run.info.status == "KILLED" and later.token in run.data.tags[ENDED_BY_TAG]
+        assert later.client.get_run(finished).info.status == "FINISHED"  # an ended run is left as it is
+        assert later.end_orphans() == 0
+    finally:
+        held.release()
