@@ -12,7 +12,8 @@ from reports.records import ParentRecord, ReportError, StudyData, StudyInfo, Stu
 from reports.failure import error_summary
 from reports.selection import select_trials
 
-HISTORY_KEYS = ("epoch_train_loss", "epoch_dev_f1")  # the per-epoch metrics the figures draw
+# the per-epoch metrics the figures draw, and the epochs' times the results page sums
+HISTORY_KEYS = ("epoch_train_loss", "epoch_dev_f1", "epoch_epoch_time_s")
 
 
 def _tag(parent: ParentRecord, key: str) -> str:

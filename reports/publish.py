@@ -81,8 +81,11 @@ def difference_reading(data: StudyData, agg, variant: str, reference: str, datas
 def section(data: StudyData) -> str:
     """The study's section of the results page, from its records alone (a store or an export give the same)."""
     info = data.info
-    wall = (f"{sum(info.walls) / 60:.1f} min over {len(info.walls)} run(s) of the command" if info.walls
-            else "not recorded (a runner older than this page)")
+    wall = (f"{sum(info.walls) / 60:.1f} min over {len(info.walls)} run(s) of the command that reached their end"
+            if info.walls else "not recorded (a runner older than this page, or no run of it reached its end)")
+    trained = [v for t in data.trials for _, v in data.histories.get(t.run_id, {}).get("epoch_epoch_time_s", [])]
+    if trained:  # what a start that was stopped outright spent is in here too: it records no wall time
+        wall += f"; the counted trials' epochs took {sum(trained) / 3600:.1f} trial-hours in all"
     commits = sorted({t.commit or "unknown" for t in data.trials})
     commands = (info.command or "").splitlines()  # one per run of the study (ablations/tracking.py accumulates them)
     agg = aggregate(tidy_frame(data))

@@ -19,8 +19,11 @@ def test_a_section_carries_the_tables_and_the_runs_record_and_is_replaced_in_pla
     client.set_tag(parent, MACHINE_TAG, "2 CPUs, no GPUs for the trials")
     for seconds in (600.0, 120.0):  # two runs of the command
         client.log_metric(parent, WALL_METRIC, seconds)
-    for trial in load_study(client, "samples", "cpu").trials:
+    counted = load_study(client, "samples", "cpu").trials
+    for trial in counted:
         client.set_tag(trial.run_id, COMMIT_TAG, "0a1b2c3")
+        for epoch in (1, 2):  # the time a start spent counts even where it recorded no wall time (killed outright)
+            client.log_metric(trial.run_id, "epoch_epoch_time_s", 180.0, step=epoch)
     page = tmp_path / "results.md"
     page.write_text("# Results\n\nA hand-written reading.\n")
     argv = ["--study", "samples", "--preset", "cpu", "--tracking-uri", fixture_store.uri, "--page", str(page)]
@@ -30,7 +33,8 @@ def test_a_section_carries_the_tables_and_the_runs_record_and_is_replaced_in_pla
     table = to_markdown(kind_tables(data, aggregate(tidy_frame(data)))[0])
     assert table in text  # the table exactly as reports/build.py writes it
     assert "- Command: `python ablations/run.py --study samples --preset cpu`" in text
-    assert "- Wall time: 12.0 min over 2 run(s) of the command" in text
+    assert (f"- Wall time: 12.0 min over 2 run(s) of the command that reached their end; the counted trials' epochs "
+            f"took {len(counted) * 0.1:.1f} trial-hours in all") in text
     assert "- Machine: 2 CPUs, no GPUs for the trials" in text and f"`{parent}`" in text
     assert "- Code: commit 0a1b2c3 (" in text
     assert "`python reports/build.py --from results/samples-cpu.jsonl.gz`" in text
