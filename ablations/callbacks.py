@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from pathlib import Path
 
 from ray.tune import Callback
 
 from ablations.outbox import Outbox
+from ablations.progress_line import CAUSE_CHARS, error_text
 from ablations.tracking import code_version, run_name
 from reports.contract import (CHECKPOINT_SET_ASIDE_TAG, COMPONENTS_TAG, CONFIG_ARTIFACT, CONFIG_HASH_TAG, DATASET_TAG,
                               GRADIENT_PREFIXES, IMAGES_TAG, NOTE_TAG, OPTUNA_TRIAL_TAG, PREDICTIONS_ARTIFACT,
                               PREDICTIONS_VIEW_ARTIFACT, SEED_TAG, STOPPED_EARLY_TAG, VARIANT_TAG)
-from ablations.progress_line import CAUSE_CHARS
 from reports.failure import error_summary
 from reports.predictions_view import predictions_html
 from trainables.checkpoints import read_text
@@ -153,16 +152,6 @@ def _mean_over_epochs(per_epoch: dict[int, dict]) -> dict:
     the trial's own figure, as the tables read it."""
     keys = {k for values in per_epoch.values() for k in values}
     return {k: statistics.mean(v[k] for v in per_epoch.values() if k in v) for k in sorted(keys)}
-
-
-def error_text(trial) -> str:
-    """What Tune kept of a failed trial's error (its error file: one traceback per attempt)."""
-    path = getattr(trial, "error_file", None) or ""
-    try:
-        text = Path(path).read_text(errors="replace") if path else ""
-    except OSError:
-        text = ""
-    return text.strip() or f"the trial failed; Tune could not keep its error{f' in {path}' if path else ''}"
 
 
 class Waiting(Callback):

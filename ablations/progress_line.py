@@ -3,6 +3,7 @@ what remains, and what happened (an epoch's dev F1, a trial done, stopped early 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ray.tune import Callback
 
@@ -11,6 +12,16 @@ from trainables.epoch_report import SET_ASIDE_KEY
 from trainables.payload import trial_of
 
 CAUSE_CHARS = 300  # the first line of a failure's cause, as the progress line, the summary and the error tag show it
+
+
+def error_text(trial) -> str:
+    """What Tune kept of a failed trial's error (its error file: one traceback per attempt)."""
+    path = getattr(trial, "error_file", None) or ""
+    try:
+        text = Path(path).read_text(errors="replace") if path else ""
+    except OSError:
+        text = ""
+    return text.strip() or f"the trial failed; Tune could not keep its error{f' in {path}' if path else ''}"
 
 
 def metric_name(metric: str) -> str:
@@ -75,8 +86,6 @@ class Progress(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         self.failed += 1
         self._give_up(trial)
-        from ablations.callbacks import error_text  # the trial's error file, as its MLflow run's error tag keeps it
-
         self._line(f"FAILED {_label(trial)}: {error_summary(error_text(trial), CAUSE_CHARS)}")
 
     def _give_up(self, trial) -> None:
