@@ -36,14 +36,17 @@ def driver(folder: Path, study: Path, uri: str, log: str, *extra, storage: Path 
         return subprocess.Popen(cmd, cwd=folder, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def runs_of(uri: str, study: str) -> list:
+def runs_of(uri: str, study: str, role: str = "trial") -> list:
+    """The study's runs of a role (trial, study) in its experiment (ablations/tracking.py: one per study)."""
     import mlflow
 
+    from ablations.tracking import EXPERIMENT
+
     client = mlflow.MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name("shapca")
+    exp = client.get_experiment_by_name(f"{EXPERIMENT}/{study}")
     if exp is None:
         return []
-    return client.search_runs([exp.experiment_id], f"tags.study = '{study}' and tags.`shapca.role` = 'trial'")
+    return client.search_runs([exp.experiment_id], f"tags.study = '{study}' and tags.`shapca.role` = '{role}'")
 
 
 def wait_for(uri: str, study: str, proc: subprocess.Popen, status: str = "FINISHED", timeout: float = 600) -> None:
@@ -75,9 +78,7 @@ def tally(uri: str, study: str, planned: int) -> dict:
     for r in runs:
         steps = [m.step for m in client.get_metric_history(r.info.run_id, "epoch_dev_f1")]
         twice += len(steps) - len(set(steps))
-    exp = client.get_experiment_by_name("shapca")
-    parents = client.search_runs([exp.experiment_id], f"tags.study = '{study}' and tags.`shapca.role` = 'study'") \
-        if exp else []
+    parents = runs_of(uri, study, "study")
     return {"finished": len(finished), "planned": planned, "lost": planned - len(finished),
             "duplicated": sum(n - 1 for n in hashes.values()) + twice,
             "running": sum(r.info.status == "RUNNING" for r in runs + parents)}

@@ -30,8 +30,10 @@ def study_file(folder: Path, name: str, base: dict, seeds: list[int]) -> Path:
 def epoch_times(uri: str, study: str) -> list[float]:
     import mlflow
 
+    from ablations.tracking import EXPERIMENT
+
     client = mlflow.MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name("shapca")
+    exp = client.get_experiment_by_name(f"{EXPERIMENT}/{study}")  # each study's own (ablations/tracking.py)
     runs = client.search_runs([exp.experiment_id], f"tags.study = '{study}' and tags.`shapca.role` = 'trial'")
     return [m.value for r in runs for m in client.get_metric_history(r.info.run_id, "epoch_epoch_time_s")]
 

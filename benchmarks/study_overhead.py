@@ -55,8 +55,10 @@ def startups(uri: str, study: str) -> list[float]:
     """Per trial, in start order: seconds from its run's start to its first epoch's report, less that epoch."""
     import mlflow
 
+    from ablations.tracking import EXPERIMENT
+
     client = mlflow.MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name("shapca")
+    exp = client.get_experiment_by_name(f"{EXPERIMENT}/{study}")  # each study's own (ablations/tracking.py)
     out = []
     trials = f"tags.`shapca.role` = 'trial' and tags.study = '{study}'"
     for r in client.search_runs([exp.experiment_id], trials, order_by=["start_time ASC"]):
