@@ -27,7 +27,8 @@ def power_lines(plan: Plan, uri: str) -> list[str]:
     """The dry run's lines on what the planned seeds can resolve, from the spread of finished studies of the same
     preset in the store; none for a study that compares no rows."""
     reference = reference_row(plan)
-    compared = [(r.label, d) for r in plan.rows if r.label != reference for d in r.datasets]
+    cells = dict.fromkeys(t.cell for t in plan.planned)  # a row left out as redundant is not run: no line for it
+    compared = [(label, d) for label, d in cells if label != reference]
     if reference is None or not compared:
         return []
     from mlflow.tracking import MlflowClient
@@ -37,7 +38,7 @@ def power_lines(plan: Plan, uri: str) -> list[str]:
 
     history = finished_studies(MlflowClient(uri), plan.preset.name) if uri else []
     return [f"power      {line}" for line in
-            lines(compared, len(plan.study.seeds), history, plan.study.report.get("margin"))]
+            lines(compared, len(plan.study.seeds), history, plan.study.report.get("margin"), study=plan.study.name)]
 
 
 def until_resolved(plan: Plan, replan, uri: str, launch_round, outbox, outcome) -> None:

@@ -1,10 +1,14 @@
 """Power before launch: what a row's planned seeds can resolve, from the spread of studies already finished.
 
-The spread of a dataset at a preset is pooled over every comparison (row against its reference, two or more shared
-seeds) of the finished studies of that dataset and preset, whichever study they belong to: the seed variance of a
-paired difference s_D^2 pooled by its degrees of freedom, and the test set's term C averaged. With that spread,
-n seeds resolve (80% power, level alpha) a true difference of at least (t(1 - alpha/2, df) + z(0.8)) SE(n), and a
-true difference of 0 is shown equivalent within the margin once (t(1 - alpha, df) + z(0.8)) SE(n) <= margin.
+A row that this study has already compared (two or more shared seeds: an earlier run of it, a part of its seeds) is
+read from its own comparison: rows differ in how alike their predictions are (two alignments that change a few
+percent of the update make nearly the same predictions, a row without contexts does not), so another row's noise
+says little about it. Any other row gets the spread of its dataset at the preset, pooled over every comparison (row
+against its reference, two or more shared seeds) of the finished studies of that dataset and preset: the seed
+variance of a paired difference s_D^2 pooled by its degrees of freedom, and the test set's term C averaged. With
+that spread, n seeds resolve (80% power, level alpha) a true difference of at least (t(1 - alpha/2, df) + z(0.8))
+SE(n), and a true difference of 0 is shown equivalent within the margin once (t(1 - alpha, df) + z(0.8)) SE(n) <=
+margin.
 """
 from __future__ import annotations
 
@@ -26,6 +30,12 @@ class Spread:
     test_var: float  # C, averaged
     comparisons: int  # how many comparisons it pools
     studies: tuple[str, ...]  # which studies they come from
+    own_seeds: int = 0  # > 0: the row's own comparison in this study, over that many shared seeds
+
+    def source(self) -> str:
+        if self.own_seeds:
+            return f"spread of this row's own finished comparison in {self.studies[0]}, {self.own_seeds} shared seeds"
+        return f"spread of {self.comparisons} finished comparison(s) in {', '.join(self.studies)}"
 
 
 def spread_of(studies: Iterable[StudyData], dataset: str) -> Spread | None:
@@ -45,6 +55,22 @@ def spread_of(studies: Iterable[StudyData], dataset: str) -> Spread | None:
     if not tests:
         return None
     return Spread(squares / freedom, sum(tests) / len(tests), len(tests), tuple(sorted(set(names))))
+
+
+def own_spreads(studies: Iterable[StudyData], study: str) -> dict[tuple[str, str], Spread]:
+    """(row, dataset) -> the spread of that row's own comparison in the finished study named `study`."""
+    out = {}
+    for data in studies:
+        if data.info.name != study:
+            continue
+        try:
+            comparisons = study_comparisons(data)
+        except ReportError:
+            continue
+        for cell, (c, _) in comparisons.items():
+            if c is not None and c.seed_var is not None:
+                out[cell] = Spread(c.seed_var, c.test_var, 1, (study,), own_seeds=c.n)
+    return out
 
 
 def smallest_resolvable(seeds: int, spread: Spread, alpha: float = ALPHA, power: float = POWER) -> float:
@@ -76,15 +102,17 @@ def power_line(variant: str, dataset: str, seeds: int, spread: Spread | None, ma
                        f"is ±{floor(spread.test_var, alpha):.2f})")
     resolves = ("1 seed gives no interval" if seeds < 2 else
                 f"{seeds} seeds resolve a difference of {smallest:.2f} F1 or more")
-    return (f"{head}: {resolves}, {equivalence} ({POWER:.0%} power, level {alpha:.3g}; spread of "
-            f"{spread.comparisons} finished comparison(s) in {', '.join(spread.studies)}: seed SD of a paired "
-            f"difference {math.sqrt(spread.seed_var):.2f}, test-set term ±{math.sqrt(spread.test_var):.2f})")
+    noise = (f"seed SD of a paired difference {math.sqrt(spread.seed_var):.2f}, "
+             f"test-set term ±{math.sqrt(spread.test_var):.2f}")
+    return f"{head}: {resolves}, {equivalence} ({POWER:.0%} power, level {alpha:.3g}; {spread.source()}: {noise})"
 
 
 def power_lines(compared: Sequence[tuple[str, str]], seeds: int, history: Sequence[StudyData],
-                margin: float | None = None, alpha: float = ALPHA) -> list[str]:
+                margin: float | None = None, alpha: float = ALPHA, study: str | None = None) -> list[str]:
     """The dry run's power lines: one per (variant, dataset) a study compares with its reference, for `seeds`
-    planned seeds, from the finished studies of the same preset (reports.mlflow_source.finished_studies); margin:
-    the study's report.margin (None: each dataset's default)."""
+    planned seeds, from the finished studies of the same preset (reports.mlflow_source.finished_studies): the row's
+    own comparison in `study` where it has one, else its dataset's pooled spread; margin: the study's report.margin
+    (None: each dataset's default)."""
+    own = own_spreads(history, study) if study else {}
     spreads = {d: spread_of(history, d) for d in dict.fromkeys(d for _, d in compared)}
-    return [power_line(v, d, seeds, spreads[d], margin_for(d, margin), alpha) for v, d in compared]
+    return [power_line(v, d, seeds, own.get((v, d), spreads[d]), margin_for(d, margin), alpha) for v, d in compared]

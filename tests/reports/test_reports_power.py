@@ -9,7 +9,8 @@ from scipy import stats
 
 from reports.intervals import degrees_of_freedom
 from reports.mlflow_source import finished_studies
-from reports.power import Spread, power_line, power_lines, seeds_for_margin, smallest_resolvable, spread_of
+from reports.power import (Spread, own_spreads, power_line, power_lines, seeds_for_margin, smallest_resolvable,
+                           spread_of)
 
 SPREAD = Spread(seed_var=0.46 ** 2, test_var=0.11 ** 2, comparisons=4, studies=("ablation",))
 
@@ -57,3 +58,15 @@ def test_the_spread_comes_from_the_finished_studies_of_the_preset(fixture_store)
     assert lines[0].startswith("w/o context / twitter2017: 3 seeds resolve") and "within ±2 " in lines[0]
     assert lines[1].endswith("no finished comparisons of jmere at this preset in the store yet: no power estimate")
     assert pytest.approx(spread.seed_var) == spread_of(history, "twitter2017").seed_var  # deterministic
+
+
+def test_a_row_the_study_has_compared_before_is_read_from_its_own_comparison(fixture_store):
+    history = finished_studies(MlflowClient(fixture_store.uri), "cpu")
+    own = own_spreads(history, "verdicts")
+    assert own and all(s.own_seeds >= 2 and s.studies == ("verdicts",) for s in own.values())
+    (row, dataset), spread = next(iter(own.items()))
+    lines = power_lines([(row, dataset), ("a row never run", dataset)], 3, history, study="verdicts")
+    assert f"spread of this row's own finished comparison in verdicts, {spread.own_seeds} shared seeds" in lines[0]
+    assert f"seed SD of a paired difference {spread.seed_var ** 0.5:.2f}" in lines[0]
+    assert "finished comparison(s) in" in lines[1]  # no history of its own: the dataset's pooled spread
+    assert power_lines([(row, dataset)], 3, history) != lines[:1]  # without the study's name: pooled
