@@ -35,13 +35,16 @@ class PrunedAwareOptunaSearch(OptunaSearch):
 
     def _epoch_value(self, trial_id: str, result: dict) -> None:
         """The epoch's own score as the Optuna trial's intermediate value at that epoch (Tune's metric is the
-        running best, which ASHA compares): what MLflow's epoch_<metric> holds, x100 like every score shown."""
+        running best, which ASHA compares): what MLflow's epoch_<metric> holds, x100 like every score shown, at the
+        same step, the epoch. A trial that continues an interrupted one from its checkpoint starts Tune's
+        training_iteration at 1 again, but goes on at the checkpoint's next epoch."""
         epoch_metric = self.metric.removeprefix("best_")
-        if (epoch_metric in result and "training_iteration" in result and trial_id in self._ot_trials
+        step = result.get("epoch", result.get("training_iteration"))
+        if (epoch_metric in result and step is not None and trial_id in self._ot_trials
                 and trial_id not in self._completed_trials):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a step reported already is ignored by Optuna, with a warning
-                self._ot_trials[trial_id].report(100 * result[epoch_metric], result["training_iteration"])
+                self._ot_trials[trial_id].report(100 * result[epoch_metric], int(step))
 
     def on_trial_result(self, trial_id, result):
         self._epoch_value(trial_id, result)

@@ -42,3 +42,19 @@ def test_trials_are_numbered_as_optuna_numbers_them():
     untagged = [_trial("c", 5, seed=2), _trial("d", 7, seed=2)]  # logged before the tag: start order, from 0
     numbers = trial_numbers(StudyData(info=info, trials=tagged + untagged, failed=[], notes=[]))
     assert numbers == {"a": 1, "b": 0, "c": 0, "d": 1}
+
+
+def test_an_intermediate_value_is_at_its_epoch_also_for_a_trial_continued_from_a_checkpoint(tmp_path):
+    from ray import tune
+
+    from ablations.search import make_optuna
+
+    search = make_optuna({"seed": 0}, "best_dev_f1", "max", str(tmp_path / "s.journal"), "s")
+    search.set_search_properties("best_dev_f1", "max", {"align.tau": tune.uniform(0.05, 0.5)})
+    search.suggest("fresh")
+    search.suggest("continued")
+    search.on_trial_result("fresh", {"dev_f1": 0.5, "best_dev_f1": 0.5, "epoch": 1, "training_iteration": 1})
+    # resumed from its epoch-1 checkpoint: Tune counts its first result as iteration 1, the trial trains epoch 2
+    search.on_trial_result("continued", {"dev_f1": 0.6, "best_dev_f1": 0.6, "epoch": 2, "training_iteration": 1})
+    trials = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(str(tmp_path / "s.journal"))))
+    assert [t.intermediate_values for t in trials.trials] == [{1: 50.0}, {2: 60.0}]  # MLflow's epoch_dev_f1 steps
