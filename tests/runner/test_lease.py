@@ -157,12 +157,15 @@ def test_a_stopped_start_never_marks_a_finished_run_killed(store, study):
 
 def test_trial_runs_a_dead_start_left_running_are_ended_killed_by_the_next_holder(store, study):
     dead = _runs(store, study)
-    dead.use_parent(StudyLease(dead).take())  # a start killed outright: it never releases, never ends its runs
+    parent = dead.create_parent()
+    # the claim of a start killed outright (its process gone: no such pid), written as it would have; not a
+    # StudyLease of this process, whose renewal thread would find itself taken over and interrupt the test run
+    _claim(dead, parent, 1, pid=2 ** 22 + 17)
+    dead.use_parent(parent)
     dead.parent({})
     orphan, _ = dead.child("h-orphan", {"variant": "w/o context", "seed": "5"}, {})
     finished, _ = dead.child("h-done", {"variant": "full", "seed": "1"}, {})
     dead.finish(finished, "FINISHED")
-    _claim(dead, dead._parent, 2, pid=2 ** 22 + 17)  # its process is gone (no such pid)
     later = _runs(store, study)
     held = StudyLease(later)
     later.use_parent(held.take())
