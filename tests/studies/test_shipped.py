@@ -20,6 +20,7 @@ EXPECTED_TRIALS = {
     "shapley_samples": (4, 18, 18, 54), "temperature": (2, 14, 12, 42), "fusion_gating": (3, 10, 15, 30),
     "context_generator": (2, 6, 9, 60), "ablation": (2, 10, 15, 60), "factorial": (2, 16, 24, 48),
     "hpo": (3, 12, 12, 40), "main": (2, 4, 6, 24), "align_weight": (5, 18, 27, 54),
+    "hpo_confirm": (2, 4, 6, 6),  # written by ablations/confirm.py from the hpo search at compare
 }
 
 
