@@ -139,6 +139,9 @@ class StudyLease:
                 self._refuse_if_held([p.info.run_id for p in parents])
                 parent = parents[0].info.run_id  # the newest, as the reports read it
                 last = holder_of(self.client, parent)
+                # a start may have claimed it since the look above: the claim goes on top of the one just read,
+                # and only if that one is gone (a claim of the same number since fails: MLflow writes it once)
+                self._refuse_if_held_by(last)
                 gen = (last.gen if last else 0) + 1
                 try:
                     self.client.log_param(parent, f"{LEASE_PARAM}.{gen}", self._me())
@@ -160,15 +163,18 @@ class StudyLease:
             raise StudyBusy(f"study {self.runs.study} ({self.runs.preset}): another start took its lease at the "
                             f"same moment {self.tries} times; see --status")
         finally:
-            if created and created != self.parent_id:
-                self.client.delete_run(created)  # an empty parent this start made and does not use
+            held = holder_of(self.client, created) if created and created != self.parent_id else None
+            if created and created != self.parent_id and (held is None or held.stale()):
+                self.client.delete_run(created)  # an empty parent this start made and nobody holds
 
     def _refuse_if_held(self, parent_ids: list[str]) -> None:
         for run_id in parent_ids:
-            held = holder_of(self.client, run_id)
-            if held and held.token != self.token and not held.stale():
-                raise StudyBusy(f"study {self.runs.study} ({self.runs.preset}) is already running on this tracking "
-                                f"store: {held.describe()}")
+            self._refuse_if_held_by(holder_of(self.client, run_id))
+
+    def _refuse_if_held_by(self, held: Holder | None) -> None:
+        if held and held.token != self.token and not held.stale():
+            raise StudyBusy(f"study {self.runs.study} ({self.runs.preset}) is already running on this tracking "
+                            f"store: {held.describe()}")
 
     def _beat(self, released: bool = False) -> None:
         self.client.set_tag(self.parent_id, BEAT_TAG,
