@@ -41,7 +41,7 @@ from ablations.tracking import StudyRuns, machine_text
 from reports.links import next_steps, ui_url
 from reports.table_runs import view_key
 from reports.contract import (COMMAND_TAG, DATASETS_TAG, MACHINE_TAG, OVERHEAD_METRIC, PLAN_ARTIFACT,
-                              REPORT_KIND_TAG, REPORT_PARAMS_TAG, SEEDS_TAG, WALL_METRIC)
+                              REPORT_KIND_TAG, REPORT_PARAMS_TAG, SEEDS_TAG, UNTIL_RESOLVED_TAG, WALL_METRIC)
 from reports.failure import error_summary
 from shapca.data.fetch import CACHE_ENV, MIRROR_ENV
 from shapca.model import EncoderUnavailable, check_encoder
@@ -152,6 +152,7 @@ def _run(plan, replan, options, uri, runs, lease, resources, started) -> int:
                                      REPORT_PARAMS_TAG: ",".join(report.get("params", [])),
                                      SEEDS_TAG: ",".join(map(str, plan.study.seeds)),
                                      DATASETS_TAG: ",".join(plan.study.datasets), COMMAND_TAG: options.command(),
+                                     UNTIL_RESOLVED_TAG: str(report.get("until_resolved") or ""),
                                      MACHINE_TAG: machine_text(resources)}, study_file=plan.study.path)
             runs.client.log_dict(parent_id, plan_record(plan), PLAN_ARTIFACT)  # what reports/ reads the rows from
         outbox = Outbox(runs, plan.folder(options) / f"mlflow-outbox-{study}-{preset}.jsonl")

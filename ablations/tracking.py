@@ -18,7 +18,7 @@ from pathlib import Path
 from ablations.store import TrackingError, init_store
 from reports.contract import (COMMAND_TAG, COMMIT_TAG, DATASET_TAG, DATASETS_TAG, ERROR_TAG, NOTE_TAG, POINTS,
                               PRESET_TAG, ROLE_TAG, SCALE_TAG, SEED_TAG, SEEDS_TAG, STUDY_ROLE, STUDY_TAG,
-                              TRIAL_HASH_TAG, TRIAL_ROLE, VARIANT_TAG, VERSIONS_TAG, is_score)
+                              TRIAL_HASH_TAG, TRIAL_ROLE, UNTIL_RESOLVED_TAG, VARIANT_TAG, VERSIONS_TAG, is_score)
 from reports.names import DATASET_ABBREV, short_label
 
 # Each study has an experiment of its own, "<prefix>/<study>", so that MLflow's UI opens on the study's runs; a study
@@ -84,7 +84,13 @@ def _lines(old: str, new: str) -> str:
     return "\n".join(lines)
 
 
-ACCUMULATED = {SEEDS_TAG: _union, DATASETS_TAG: _union, COMMAND_TAG: _lines}  # parent tags every run adds to
+def _most(old: str, new: str) -> str:
+    """The larger of two whole numbers (either may be empty)."""
+    return str(max(int(x) for x in (old, new) if x.strip().isdigit())) if (old + new).strip() else ""
+
+
+# parent tags every run adds to
+ACCUMULATED = {SEEDS_TAG: _union, DATASETS_TAG: _union, COMMAND_TAG: _lines, UNTIL_RESOLVED_TAG: _most}
 
 
 class StudyRuns:

@@ -7,7 +7,7 @@ import math
 from collections import Counter
 
 from reports.contract import (COMMAND_TAG, DATASETS_TAG, MACHINE_TAG, PLAN_ARTIFACT, PRESET_TAG, REPORT_KIND_TAG,
-                              REPORT_KINDS, REPORT_PARAMS_TAG, SEEDS_TAG, STUDY_TAG)
+                              REPORT_KINDS, REPORT_PARAMS_TAG, SEEDS_TAG, STUDY_TAG, UNTIL_RESOLVED_TAG)
 from reports.records import ParentRecord, ReportError, StudyData, StudyInfo, StudySource
 from reports.failure import error_summary
 from reports.selection import select_trials
@@ -42,6 +42,15 @@ def _report_number(parent: ParentRecord, report: dict, key: str, kind: type):
     return number
 
 
+def _until_resolved(parent: ParentRecord, report: dict) -> int | None:
+    """The seed cap the study's rows were read at: the largest of any start's (the parent's tag accumulates them;
+    plan.json holds the last start's only, which may have added no seeds)."""
+    tagged = (parent.tags.get(UNTIL_RESOLVED_TAG) or "").strip()
+    caps = [c for c in (_report_number(parent, report, "until_resolved", int),
+                        int(tagged) if tagged.isdigit() and int(tagged) > 0 else None) if c]
+    return max(caps) if caps else None
+
+
 def study_info(parent: ParentRecord) -> StudyInfo:
     """What the parent run's tags and plan.json say about the study."""
     run_id = parent.run_id
@@ -69,7 +78,7 @@ def study_info(parent: ParentRecord) -> StudyInfo:
                      log_scaled=tuple(k for k, d in (plan.get("space") or {}).items() if str(d).startswith("log")),
                      experiment_id=parent.experiment_id, reference=report.get("reference"),
                      margin=_report_number(parent, report, "margin", float),
-                     until_resolved=_report_number(parent, report, "until_resolved", int),
+                     until_resolved=_until_resolved(parent, report),
                      redundant=tuple(r for r in plan.get("redundant", ()) if isinstance(r, dict)),
                      command=parent.tags.get(COMMAND_TAG), machine=parent.tags.get(MACHINE_TAG), walls=parent.walls)
 

@@ -21,6 +21,9 @@ REPORTS_ARTIFACTS = "reports"  # the folder of the parent run's artifacts that h
 # for the results page (reports/publish.py): the command that ran the study, the machine it ran on, and each run's
 # wall time (a metric with one value per run of the command)
 COMMAND_TAG, MACHINE_TAG, WALL_METRIC = "command", "machine", "study_wall_s"
+# the largest seed cap (--until-resolved) of any start of the study: its rows' verdicts are read at the levels of
+# those looks, also after a later start without it (plan.json holds the last start's plan only)
+UNTIL_RESOLVED_TAG = "until_resolved"
 OVERHEAD_METRIC = "study_overhead_s"  # each run's wall time beyond its trials: what the next dry run adds
 
 # on each trial's run: its row, dataset and seed; its identity (the whole config's hash) and its table cell (the
@@ -58,4 +61,4 @@ GRADIENT_PREFIXES = ("grad_norm_", "grad_share_")
 MACHINE_OPTIONS = ("--tracking-uri", "--storage", "--address")
 # the parent run's tags the reports read (docs/tracking.md): an export keeps these and no others
 PARENT_TAGS = (ROLE_TAG, STUDY_TAG, PRESET_TAG, REPORT_KIND_TAG, REPORT_PARAMS_TAG, SEEDS_TAG, DATASETS_TAG,
-               COMMAND_TAG, MACHINE_TAG)
+               COMMAND_TAG, MACHINE_TAG, UNTIL_RESOLVED_TAG)

@@ -4,7 +4,7 @@ from mlflow.tracking import MlflowClient
 
 from ablations import tracking
 from ablations.tracking import EXPERIMENT_KIND, NOTE_TAG, StudyRuns
-from reports.contract import COMMAND_TAG, DATASETS_TAG, SEEDS_TAG
+from reports.contract import COMMAND_TAG, DATASETS_TAG, SEEDS_TAG, UNTIL_RESOLVED_TAG
 
 
 def test_each_study_has_its_own_experiment_that_opens_on_its_runs(tmp_path):
@@ -41,3 +41,19 @@ def test_the_parent_run_accumulates_seeds_datasets_and_commands(tmp_path):
     assert tags[SEEDS_TAG] == "1,2,3" and tags[DATASETS_TAG] == "twitter2017"
     assert tags[COMMAND_TAG].splitlines() == ["python ablations/run.py --seeds 2", "python ablations/run.py --seeds 1",
                                               "python ablations/run.py --seeds 3 1"]
+
+
+def test_the_largest_seed_cap_of_any_start_stays_on_the_parent_and_the_reports_read_it(tmp_path):
+    from reports.assemble import study_info
+    from reports.records import ParentRecord
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    first = StudyRuns(uri, "ablation", "compare").parent({UNTIL_RESOLVED_TAG: "12"})  # --until-resolved 12
+    StudyRuns(uri, "ablation", "compare").parent({UNTIL_RESOLVED_TAG: ""})  # a later start on another dataset
+    tags = MlflowClient(uri).get_run(first).data.tags
+    assert tags[UNTIL_RESOLVED_TAG] == "12"
+    tags = {"shapca.role": "study", "study": "ablation", "preset": "compare", "report_kind": "ablation",
+            "seeds": "1,2,3", "datasets": "twitter2017,mnre", UNTIL_RESOLVED_TAG: "12"}
+    plan = {"rows": [], "report": {"kind": "ablation"}}  # the last start's plan: no cap
+    parent = ParentRecord(run_id=first, experiment_id="1", start_time=0, tags=tags, plan=plan)
+    assert study_info(parent).until_resolved == 12  # its rows are read at the levels of the looks they went through
