@@ -8,6 +8,8 @@ identities of their own: a rerun skips them, Ctrl-C and resume work as for any t
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ablations.plan import Plan
 
 
@@ -41,6 +43,15 @@ def power_lines(plan: Plan, uri: str) -> list[str]:
             lines(compared, len(plan.study.seeds), history, plan.study.report.get("margin"), study=plan.study.name)]
 
 
+def within(data, plan: Plan):
+    """The study's records cut to the rows and datasets this start plans: another start of the study (another
+    dataset, other variants) has its own rows, which this one neither looks at nor adds seeds to."""
+    cells = {t.cell for t in plan.planned}
+    datasets = tuple(d for d in data.info.datasets if any(d == dataset for _, dataset in cells))
+    return dataclasses.replace(data, info=dataclasses.replace(data.info, datasets=datasets),
+                               trials=[t for t in data.trials if t.cell in cells])
+
+
 def until_resolved(plan: Plan, replan, uri: str, launch_round, outbox, outcome) -> None:
     """Rounds of added seeds after the planned ones: look, print, train what the look asks for, look again; until
     every comparison is resolved, the cap is reached, nothing more would resolve, or the study is interrupted.
@@ -55,7 +66,7 @@ def until_resolved(plan: Plan, replan, uri: str, launch_round, outbox, outcome) 
     while not outcome.interrupted:
         outbox.flush()  # a look reads the store: every write of the last round first
         try:
-            data = load_study(MlflowClient(uri), plan.study.name, plan.preset.name)
+            data = within(load_study(MlflowClient(uri), plan.study.name, plan.preset.name), plan)
         except ReportError as e:
             print(f"until-resolved: no look possible ({e}); no seeds added", flush=True)
             return

@@ -59,6 +59,7 @@ def test_rounds_add_the_seeds_each_look_asks_for_until_it_asks_for_none(monkeypa
                    {("w/o Shapley", "twitter2017"): (7, 8), ("full", "twitter2017"): (7, 8)}, {}])
     monkeypatch.setattr(mlflow_source, "load_study", looks.load)
     monkeypatch.setattr(comparisons, "study_round", looks.round)
+    monkeypatch.setattr(adaptive, "within", lambda data, plan: data)  # the stand-in records are this plan's only
     plan, replanned, launched, flushed = plan_of(until_resolved=12), [], [], []
     outcome = types.SimpleNamespace(interrupted=False)
     outbox = types.SimpleNamespace(flush=lambda: flushed.append(1))
@@ -77,6 +78,7 @@ def test_a_round_that_finishes_nothing_ends_the_rounds(monkeypatch, capsys):
     looks.load = lambda client, study, preset: types.SimpleNamespace(trials=[None] * 3)  # nothing ever finishes
     monkeypatch.setattr(mlflow_source, "load_study", looks.load)
     monkeypatch.setattr(comparisons, "study_round", looks.round)
+    monkeypatch.setattr(adaptive, "within", lambda data, plan: data)  # the stand-in records are this plan's only
     launched = []
     plan = plan_of(until_resolved=6)
     adaptive.until_resolved(plan, lambda extra: plan, "sqlite:///x.db", launched.append,
@@ -89,3 +91,19 @@ def test_the_dry_run_says_there_is_no_history_where_the_store_has_none():
     assert len(lines) == 4 and all("no power estimate" in line for line in lines)
     assert not any("context-image" in line for line in lines)  # left out as redundant (no images): not run
     assert adaptive.power_lines(without_reference(plan_of("temperature")), "") == []
+
+
+def test_a_look_sees_only_the_rows_and_datasets_this_start_plans():
+    from reports.records import StudyData, StudyInfo, Trial
+
+    def trial(variant, dataset, seed):
+        return Trial(run_id=f"{variant}-{dataset}-{seed}", status="FINISHED", start_time=0, variant=variant,
+                     dataset=dataset, seed=seed, preset="compare", config_hash=variant, trial_hash=f"{seed}")
+
+    info = StudyInfo(name="ablation", preset="compare", parent_run_id="p", kind="ablation", params=(), seeds=(1, 2, 3),
+                     datasets=("twitter2017", "mnre"))
+    trials = [trial(v, d, s) for v in ("full", "w/o Shapley", "w/o context-image alignment")
+              for d in ("twitter2017", "mnre") for s in (1, 2, 3)]
+    cut = adaptive.within(StudyData(info=info, trials=trials, failed=[], notes=[]), plan_of())  # Twitter-2017 only
+    assert cut.info.datasets == ("twitter2017",)
+    assert {t.cell for t in cut.trials} == {("full", "twitter2017"), ("w/o Shapley", "twitter2017")}  # not redundant
