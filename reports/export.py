@@ -43,7 +43,12 @@ def export_path(study: str, preset: str) -> Path:
 
 
 def redacted_command(command: str) -> str:
-    """The command with the values of its machine options replaced (the options stay, so the page says which)."""
+    """The command with the values of its machine options replaced (the options stay, so the page says which);
+    each line (one per run of the study: ablations/tracking.py accumulates them) on its own."""
+    return "\n".join(_redacted(line) for line in command.splitlines())
+
+
+def _redacted(command: str) -> str:
     words, out = iter(shlex.split(command)), []
     for word in words:
         option, has_value, _ = word.partition("=")

@@ -129,3 +129,13 @@ def test_cli_errors_exit_2_and_say_why(tmp_path, capsys):
     assert "absent.jsonl.gz: no such export" in capsys.readouterr().err
     assert publish.main(["--from", str(tmp_path / "absent.jsonl.gz"), "--page", str(tmp_path / "p.md")]) == 2
     assert not (tmp_path / "p.md").exists()
+
+
+def test_a_command_of_several_runs_keeps_one_line_per_run():
+    from reports.export import redacted_command
+
+    command = ("python ablations/run.py --study ablation --until-resolved 12 --tracking-uri sqlite:////a/m.db\n"
+               "python ablations/run.py --study ablation --datasets mnre --storage=/a/runs")
+    assert redacted_command(command).splitlines() == [
+        "python ablations/run.py --study ablation --until-resolved 12 --tracking-uri '<machine>'",
+        "python ablations/run.py --study ablation --datasets mnre '--storage=<machine>'"]
