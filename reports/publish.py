@@ -125,7 +125,7 @@ def publish(page: Path, text: str, study: str, preset: str) -> None:
         if end not in old.split(start, 1)[1]:
             raise ReportError(f"{page}: the section of {study} ({preset}) has no end marker {end!r}")
         head, rest = old.split(start, 1)
-        new = head + text + rest.split(end, 1)[1].lstrip("\n")
+        new = head + text.rstrip("\n") + rest.split(end, 1)[1]  # what followed the old section, as it was
     else:
         new = old.rstrip("\n") + "\n\n" + text
     staged = page.with_name(f".{page.name}.{os.getpid()}.tmp")  # this writer's own

@@ -81,3 +81,15 @@ def test_the_published_command_leaves_out_where_the_machine_keeps_its_runs():
     assert portable_command(typed) == (
         "`python ablations/run.py --study x --preset compare --set 'data.context=file:my contexts.jsonl'` "
         "(--tracking-uri, --storage, --address of the machine that ran it left out)")
+
+
+def test_publishing_again_keeps_what_follows_the_section_as_it_was(fixture_store, tmp_path):
+    page = tmp_path / "results.md"
+    argv = ["--study", "samples", "--preset", "cpu", "--tracking-uri", fixture_store.uri, "--page", str(page)]
+    assert main(argv) == 0
+    _, end = markers("samples", "cpu")
+    page.write_text(page.read_text() + "\nA reading of the section.\n")
+    before = page.read_text()
+    assert main(argv) == 0 and main(argv) == 0
+    assert page.read_text() == before  # the blank line before the reading neither lost nor doubled
+    assert f"{end}\n\nA reading of the section.\n" in page.read_text()
