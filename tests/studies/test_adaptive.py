@@ -54,7 +54,7 @@ class Looks:
                                      lines=lambda: [f"asked {runs}"])
 
 
-def test_rounds_add_the_seeds_each_look_asks_for_until_it_asks_for_none(monkeypatch, capsys):
+def test_rounds_add_the_seeds_each_look_asks_for_until_it_asks_for_none(monkeypatch, capsys, tmp_path):
     looks = Looks([{("w/o Shapley", "twitter2017"): (4, 5, 6), ("full", "twitter2017"): (4, 5, 6)},
                    {("w/o Shapley", "twitter2017"): (7, 8), ("full", "twitter2017"): (7, 8)}, {}])
     monkeypatch.setattr(mlflow_source, "load_study", looks.load)
@@ -63,8 +63,8 @@ def test_rounds_add_the_seeds_each_look_asks_for_until_it_asks_for_none(monkeypa
     plan, replanned, launched, flushed = plan_of(until_resolved=12), [], [], []
     outcome = types.SimpleNamespace(interrupted=False)
     outbox = types.SimpleNamespace(flush=lambda: flushed.append(1))
-    adaptive.until_resolved(plan, lambda extra: replanned.append(extra) or plan, "sqlite:///x.db", launched.append,
-                            outbox, outcome)
+    uri = f"sqlite:///{tmp_path / 'x.db'}"
+    adaptive.until_resolved(plan, lambda extra: replanned.append(extra) or plan, uri, launched.append, outbox, outcome)
     cell = ("w/o Shapley", "twitter2017")
     assert replanned == [{cell: (4, 5, 6), ("full", "twitter2017"): (4, 5, 6)},
                          {cell: (4, 5, 6, 7, 8), ("full", "twitter2017"): (4, 5, 6, 7, 8)}]
@@ -73,7 +73,7 @@ def test_rounds_add_the_seeds_each_look_asks_for_until_it_asks_for_none(monkeypa
     assert out.count("until-resolved: a look at") == 3 and "asked {}" in out
 
 
-def test_a_round_that_finishes_nothing_ends_the_rounds(monkeypatch, capsys):
+def test_a_round_that_finishes_nothing_ends_the_rounds(monkeypatch, capsys, tmp_path):
     looks = Looks([{("w/o Shapley", "twitter2017"): (4,)}] * 3)
     looks.load = lambda client, study, preset: types.SimpleNamespace(trials=[None] * 3)  # nothing ever finishes
     monkeypatch.setattr(mlflow_source, "load_study", looks.load)
@@ -81,7 +81,7 @@ def test_a_round_that_finishes_nothing_ends_the_rounds(monkeypatch, capsys):
     monkeypatch.setattr(adaptive, "within", lambda data, plan: data)  # the stand-in records are this plan's only
     launched = []
     plan = plan_of(until_resolved=6)
-    adaptive.until_resolved(plan, lambda extra: plan, "sqlite:///x.db", launched.append,
+    adaptive.until_resolved(plan, lambda extra: plan, f"sqlite:///{tmp_path / 'x.db'}", launched.append,
                             types.SimpleNamespace(flush=lambda: None), types.SimpleNamespace(interrupted=False))
     assert len(launched) == 1 and "finished no trial; stopping" in capsys.readouterr().out
 
