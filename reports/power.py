@@ -38,39 +38,42 @@ class Spread:
         return f"spread of {self.comparisons} finished comparison(s) in {', '.join(self.studies)}"
 
 
-def spread_of(studies: Iterable[StudyData], dataset: str) -> Spread | None:
-    """The pooled spread of every comparison with two or more shared seeds on the dataset; None without any."""
-    squares, freedom, tests, names = 0.0, 0, [], []
+def finished_comparisons(studies: Iterable[StudyData]) -> list[tuple[str, dict]]:
+    """(study name, its comparisons with two or more shared seeds) of each study that has a reference row: computed
+    once, then read by the pooled and the own spreads (each comparison bootstraps the test set)."""
+    out = []
     for data in studies:
         try:
             comparisons = study_comparisons(data)
         except ReportError:  # a study without a reference row has nothing to compare
             continue
-        for (_, d), (c, _) in comparisons.items():
-            if d == dataset and c is not None and c.seed_var is not None:
+        out.append((data.info.name, {cell: c for cell, (c, _) in comparisons.items()
+                                     if c is not None and c.seed_var is not None}))
+    return out
+
+
+def spread_of(studies: Iterable[StudyData], dataset: str, finished: list | None = None) -> Spread | None:
+    """The pooled spread of every comparison with two or more shared seeds on the dataset; None without any.
+    `finished`: finished_comparisons(studies), where the caller has them already."""
+    squares, freedom, tests, names = 0.0, 0, [], []
+    for name, comparisons in finished_comparisons(studies) if finished is None else finished:
+        for (_, d), c in comparisons.items():
+            if d == dataset:
                 squares += (c.n - 1) * c.seed_var
                 freedom += c.n - 1
                 tests.append(c.test_var)
-                names.append(data.info.name)
+                names.append(name)
     if not tests:
         return None
     return Spread(squares / freedom, sum(tests) / len(tests), len(tests), tuple(sorted(set(names))))
 
 
-def own_spreads(studies: Iterable[StudyData], study: str) -> dict[tuple[str, str], Spread]:
+def own_spreads(studies: Iterable[StudyData], study: str,
+                finished: list | None = None) -> dict[tuple[str, str], Spread]:
     """(row, dataset) -> the spread of that row's own comparison in the finished study named `study`."""
-    out = {}
-    for data in studies:
-        if data.info.name != study:
-            continue
-        try:
-            comparisons = study_comparisons(data)
-        except ReportError:
-            continue
-        for cell, (c, _) in comparisons.items():
-            if c is not None and c.seed_var is not None:
-                out[cell] = Spread(c.seed_var, c.test_var, 1, (study,), own_seeds=c.n)
-    return out
+    return {cell: Spread(c.seed_var, c.test_var, 1, (study,), own_seeds=c.n)
+            for name, comparisons in (finished_comparisons(studies) if finished is None else finished)
+            if name == study for cell, c in comparisons.items()}
 
 
 def smallest_resolvable(seeds: int, spread: Spread, alpha: float = ALPHA, power: float = POWER) -> float:
@@ -113,6 +116,7 @@ def power_lines(compared: Sequence[tuple[str, str]], seeds: int, history: Sequen
     planned seeds, from the finished studies of the same preset (reports.mlflow_source.finished_studies): the row's
     own comparison in `study` where it has one, else its dataset's pooled spread; margin: the study's report.margin
     (None: each dataset's default)."""
-    own = own_spreads(history, study) if study else {}
-    spreads = {d: spread_of(history, d) for d in dict.fromkeys(d for _, d in compared)}
+    finished = finished_comparisons(history)
+    own = own_spreads(history, study, finished) if study else {}
+    spreads = {d: spread_of(history, d, finished) for d in dict.fromkeys(d for _, d in compared)}
     return [power_line(v, d, seeds, own.get((v, d), spreads[d]), margin_for(d, margin), alpha) for v, d in compared]
