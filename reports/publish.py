@@ -78,6 +78,18 @@ def difference_reading(data: StudyData, agg, variant: str, reference: str, datas
     return f"{head}: {paired} ({spread}): {what}"
 
 
+def seeds_text(data: StudyData) -> str:
+    """The seeds the study asks for, and where it added seeds, the most any row ran (the rows' own counts are in
+    the tables): "seeds 1, 2, 3" alone misread a row of 12 seeds."""
+    planned = ", ".join(map(str, data.info.seeds))
+    ran = {t.seed for t in data.trials if t.seed is not None}
+    extra = sorted(ran - set(data.info.seeds))
+    if not data.info.until_resolved or not extra:
+        return planned
+    return (f"{planned} planned; {len(ran)} at most ({extra[0]}-{extra[-1]} added to undetermined rows, "
+            f"cap {data.info.until_resolved})")
+
+
 def section(data: StudyData) -> str:
     """The study's section of the results page, from its records alone (a store or an export give the same)."""
     info = data.info
@@ -95,8 +107,8 @@ def section(data: StudyData) -> str:
     lines = [start, f"## {info.name} ({info.preset})", "",
              f"- Command{'s, in the order they ran' if len(commands) > 1 else ''}: "
              f"{'; '.join(portable_command(c) for c in commands) or 'not recorded'}",
-             f"- Preset: {info.preset}; datasets {', '.join(info.datasets)}; seeds "
-             f"{', '.join(map(str, info.seeds))}; {len(data.trials)} finished trial run(s), {len(data.failed)} failed",
+             f"- Preset: {info.preset}; datasets {', '.join(info.datasets)}; seeds {seeds_text(data)}; "
+             f"{len(data.trials)} finished trial run(s), {len(data.failed)} failed",
              f"- Wall time: {wall}",
              f"- Machine: {info.machine or 'not recorded'}",
              f"- Code: commit {', '.join(commits) or 'not recorded'} (check it out to rerun the command as it ran)",

@@ -7,7 +7,7 @@ from reports.build import kind_tables
 from reports.comparisons import verdict_against
 from reports.contract import COMMAND_TAG, COMMIT_TAG, MACHINE_TAG, WALL_METRIC
 from reports.mlflow_source import load_study
-from reports.publish import main, markers, portable_command
+from reports.publish import main, markers, portable_command, section
 from reports.render import to_markdown
 from reports.tidy import aggregate, tidy_frame
 
@@ -93,3 +93,12 @@ def test_publishing_again_keeps_what_follows_the_section_as_it_was(fixture_store
     assert main(argv) == 0 and main(argv) == 0
     assert page.read_text() == before  # the blank line before the reading neither lost nor doubled
     assert f"{end}\n\nA reading of the section.\n" in page.read_text()
+
+
+def test_the_preset_line_names_the_seeds_a_study_added_and_its_cap(fixture_store):
+    client = MlflowClient(fixture_store.uri)
+    added = section(load_study(client, "verdicts", "cpu"))  # seeds 4 to 6 added to one row, cap 6
+    assert "- Preset: cpu; datasets twitter2017; seeds 1, 2, 3 planned; 6 at most (4-6 added to undetermined rows, " \
+           "cap 6); " in added
+    fixed = section(load_study(client, "samples", "cpu"))
+    assert "; seeds 1, 2; " in fixed  # a study that adds no seeds reads as before
