@@ -35,8 +35,10 @@ def margin_text(info: StudyInfo) -> str:
     if info.margin is not None:
         return f"δ = {info.margin:g} F1 points (the study's report.margin)"
     parts = [f"{margin(info, d):g} on {dataset_name(d)}" for d in info.datasets]
-    tasks = sorted({TASK_OF.get(d, "unknown task").upper() for d in info.datasets})
-    return (f"δ in F1 points = {', '.join(parts)} (the default for {' and '.join(tasks)}; a study declares its own "
+    tasks = sorted({TASK_OF.get(d, "") for d in info.datasets})
+    defaults = ", ".join(f"{t.upper() or 'a task this list does not know'} "
+                         f"{DEFAULT_MARGINS.get(t, UNKNOWN_TASK_MARGIN):g}" for t in tasks)
+    return (f"δ in F1 points = {', '.join(parts)} (each task's default: {defaults}; a study declares its own "
             "with report.margin)")
 
 
