@@ -51,6 +51,16 @@ def _until_resolved(parent: ParentRecord, report: dict) -> int | None:
     return max(caps) if caps else None
 
 
+def _restricted_rows(plan: dict) -> dict[str, tuple[str, ...]]:
+    """The rows the study file keeps to some datasets, with those datasets. plan.json is the last start's, and a
+    start cut to some datasets (--datasets mnre) lists only those on every row: a row that lists all of the start's
+    datasets is planned on every dataset of the study (the earlier starts' too), and only a row that lists fewer is
+    restricted. Read the other way, the cells of the earlier datasets looked unplanned and lost their n=k/3 mark."""
+    cut = set(plan.get("datasets") or ())
+    return {r["label"]: tuple(r["datasets"]) for r in plan.get("rows", [])
+            if not (cut and set(r["datasets"]) >= cut)}
+
+
 def study_info(parent: ParentRecord) -> StudyInfo:
     """What the parent run's tags and plan.json say about the study."""
     run_id = parent.run_id
@@ -71,7 +81,7 @@ def study_info(parent: ParentRecord) -> StudyInfo:
     return StudyInfo(name=_tag(parent, STUDY_TAG), preset=_tag(parent, PRESET_TAG), parent_run_id=run_id, kind=kind,
                      params=params, seeds=seeds, datasets=_split_list(parent, DATASETS_TAG),
                      variant_order=tuple(r["label"] for r in rows if not r["swept"]),
-                     variant_datasets={r["label"]: tuple(r["datasets"]) for r in rows},
+                     variant_datasets=_restricted_rows(plan),
                      sweep_points={r["label"]: dict(r["swept"]) for r in rows if r["swept"]},
                      search=str(plan.get("search", "grid")), swept=tuple(plan.get("swept", ())),
                      # a distribution as the plan describes it, "loguniform(1e-05, 0.0001)": its kind comes first

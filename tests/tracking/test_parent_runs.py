@@ -57,3 +57,27 @@ def test_the_largest_seed_cap_of_any_start_stays_on_the_parent_and_the_reports_r
     plan = {"rows": [], "report": {"kind": "ablation"}}  # the last start's plan: no cap
     parent = ParentRecord(run_id=first, experiment_id="1", start_time=0, tags=tags, plan=plan)
     assert study_info(parent).until_resolved == 12  # its rows are read at the levels of the looks they went through
+
+
+
+def test_a_start_cut_to_one_dataset_leaves_the_other_datasets_planned_for_its_rows():
+    from reports.assemble import study_info
+    from reports.records import ParentRecord, StudyData
+    from reports.rows import planned
+
+    tags = {"shapca.role": "study", "study": "main", "preset": "full", "report_kind": "main", "seeds": "1,2,3",
+            "datasets": "twitter2017,mnre"}
+
+    def planned_cells(start: list[str], rows: dict[str, list[str]]) -> set[tuple[str, str]]:
+        plan = {"datasets": start, "report": {"kind": "main"},
+                "rows": [{"label": label, "swept": {}, "datasets": datasets} for label, datasets in rows.items()]}
+        info = study_info(ParentRecord(run_id="p", experiment_id="1", start_time=0, tags=tags, plan=plan))
+        data = StudyData(info=info, trials=[], failed=[], notes=[])
+        return {(v, d) for v in rows for d in ("twitter2017", "mnre") if planned(data, v, d)}
+
+    everything = {(v, d) for v in ("Shap-CA", "text only") for d in ("twitter2017", "mnre")}
+    # the last start ran --datasets mnre: its plan lists mnre alone on every row, the Twitter-2017 cells stay planned
+    assert planned_cells(["mnre"], {"Shap-CA": ["mnre"], "text only": ["mnre"]}) == everything
+    # a row the study file keeps to MNRE, in a start on both datasets
+    assert planned_cells(["twitter2017", "mnre"], {"Shap-CA": ["twitter2017", "mnre"], "text only": ["mnre"]}) == \
+        everything - {("text only", "twitter2017")}
