@@ -47,7 +47,8 @@ def within(data, plan: Plan):
     """The study's records cut to the rows and datasets this start plans: another start of the study (another
     dataset, other variants) has its own rows, which this one neither looks at nor adds seeds to."""
     cells = {t.cell for t in plan.planned}
-    datasets = tuple(d for d in data.info.datasets if any(d == dataset for _, dataset in cells))
+    planned = {dataset for _, dataset in cells}
+    datasets = tuple(d for d in data.info.datasets if d in planned)
     return dataclasses.replace(data, info=dataclasses.replace(data.info, datasets=datasets),
                                trials=[t for t in data.trials if t.cell in cells])
 

@@ -163,9 +163,10 @@ class StudyLease:
             raise StudyBusy(f"study {self.runs.study} ({self.runs.preset}): another start took its lease at the "
                             f"same moment {self.tries} times; see --status")
         finally:
-            held = holder_of(self.client, created) if created and created != self.parent_id else None
-            if created and created != self.parent_id and (held is None or held.stale()):
-                self.client.delete_run(created)  # an empty parent this start made and nobody holds
+            if created and created != self.parent_id:
+                held = holder_of(self.client, created)
+                if held is None or held.stale():
+                    self.client.delete_run(created)  # an empty parent this start made and nobody holds
 
     def _refuse_if_held(self, parent_ids: list[str]) -> None:
         for run_id in parent_ids:

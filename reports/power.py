@@ -52,11 +52,10 @@ def finished_comparisons(studies: Iterable[StudyData]) -> list[tuple[str, dict]]
     return out
 
 
-def spread_of(studies: Iterable[StudyData], dataset: str, finished: list | None = None) -> Spread | None:
-    """The pooled spread of every comparison with two or more shared seeds on the dataset; None without any.
-    `finished`: finished_comparisons(studies), where the caller has them already."""
+def spread_of(finished: list[tuple[str, dict]], dataset: str) -> Spread | None:
+    """The pooled spread of every finished comparison (finished_comparisons) on the dataset; None without any."""
     squares, freedom, tests, names = 0.0, 0, [], []
-    for name, comparisons in finished_comparisons(studies) if finished is None else finished:
+    for name, comparisons in finished:
         for (_, d), c in comparisons.items():
             if d == dataset:
                 squares += (c.n - 1) * c.seed_var
@@ -68,12 +67,10 @@ def spread_of(studies: Iterable[StudyData], dataset: str, finished: list | None 
     return Spread(squares / freedom, sum(tests) / len(tests), len(tests), tuple(sorted(set(names))))
 
 
-def own_spreads(studies: Iterable[StudyData], study: str,
-                finished: list | None = None) -> dict[tuple[str, str], Spread]:
+def own_spreads(finished: list[tuple[str, dict]], study: str) -> dict[tuple[str, str], Spread]:
     """(row, dataset) -> the spread of that row's own comparison in the finished study named `study`."""
     return {cell: Spread(c.seed_var, c.test_var, 1, (study,), own_seeds=c.n)
-            for name, comparisons in (finished_comparisons(studies) if finished is None else finished)
-            if name == study for cell, c in comparisons.items()}
+            for name, comparisons in finished if name == study for cell, c in comparisons.items()}
 
 
 def smallest_resolvable(seeds: int, spread: Spread, alpha: float = ALPHA, power: float = POWER) -> float:
@@ -117,6 +114,6 @@ def power_lines(compared: Sequence[tuple[str, str]], seeds: int, history: Sequen
     own comparison in `study` where it has one, else its dataset's pooled spread; margin: the study's report.margin
     (None: each dataset's default)."""
     finished = finished_comparisons(history)
-    own = own_spreads(history, study, finished) if study else {}
-    spreads = {d: spread_of(history, d, finished) for d in dict.fromkeys(d for _, d in compared)}
+    own = own_spreads(finished, study) if study else {}
+    spreads = {d: spread_of(finished, d) for d in dict.fromkeys(d for _, d in compared)}
     return [power_line(v, d, seeds, own.get((v, d), spreads[d]), margin_for(d, margin), alpha) for v, d in compared]

@@ -9,8 +9,8 @@ from scipy import stats
 
 from reports.intervals import degrees_of_freedom
 from reports.mlflow_source import finished_studies
-from reports.power import (Spread, own_spreads, power_line, power_lines, seeds_for_margin, smallest_resolvable,
-                           spread_of)
+from reports.power import (Spread, finished_comparisons, own_spreads, power_line, power_lines, seeds_for_margin,
+                           smallest_resolvable, spread_of)
 
 SPREAD = Spread(seed_var=0.46 ** 2, test_var=0.11 ** 2, comparisons=4, studies=("ablation",))
 
@@ -50,19 +50,20 @@ def test_the_spread_comes_from_the_finished_studies_of_the_preset(fixture_store)
     history = finished_studies(MlflowClient(fixture_store.uri), "cpu")
     names = {d.info.name for d in history}
     assert {"factorial", "samples", "main", "verdicts"} <= names and "no_test" not in names  # refused: left out
-    spread = spread_of(history, "twitter2017")
+    spread = spread_of(finished_comparisons(history), "twitter2017")
     assert spread.comparisons >= 10 and {"factorial", "verdicts"} <= set(spread.studies)
     assert spread.seed_var > 0 and spread.test_var > 0
-    assert spread_of(history, "jmere") is None
+    assert spread_of(finished_comparisons(history), "jmere") is None
     lines = power_lines([("w/o context", "twitter2017"), ("w/o context", "jmere")], 3, history, margin=2.0)
     assert lines[0].startswith("w/o context / twitter2017: 3 seeds resolve") and "within ±2 " in lines[0]
     assert lines[1].endswith("no finished comparisons of jmere at this preset in the store yet: no power estimate")
-    assert pytest.approx(spread.seed_var) == spread_of(history, "twitter2017").seed_var  # deterministic
+    again = spread_of(finished_comparisons(history), "twitter2017")
+    assert pytest.approx(spread.seed_var) == again.seed_var  # deterministic
 
 
 def test_a_row_the_study_has_compared_before_is_read_from_its_own_comparison(fixture_store):
     history = finished_studies(MlflowClient(fixture_store.uri), "cpu")
-    own = own_spreads(history, "verdicts")
+    own = own_spreads(finished_comparisons(history), "verdicts")
     assert own and all(s.own_seeds >= 2 and s.studies == ("verdicts",) for s in own.values())
     (row, dataset), spread = next(iter(own.items()))
     lines = power_lines([(row, dataset), ("a row never run", dataset)], 3, history, study="verdicts")
